@@ -1,0 +1,2 @@
+//! `dovecot.index.cache`: header, field headers and records
+//! (mail-cache-private.h).

@@ -1,0 +1,1 @@
+//! lib-mail: parsing messages and computing what IMAP shows of them.
