@@ -64,9 +64,10 @@ pub fn run(
     out: &mut dyn Write,
 ) -> DumpResult {
     let dumper = match type_name {
-        Some(name) => DUMPERS.iter().find(|d| d.name == name).ok_or_else(|| {
-            DumpError::new(exit::USAGE, format!("Unknown type: {name}"))
-        })?,
+        Some(name) => DUMPERS
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| DumpError::new(exit::USAGE, format!("Unknown type: {name}")))?,
         None => {
             let found = DUMPERS.iter().find(|d| (d.test)(path));
             let dumper = found.ok_or_else(|| {

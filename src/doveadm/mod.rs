@@ -1,6 +1,7 @@
 //! The logic behind `doveadm-rs`, one module per doveadm command family
 //! (doveadm-dump*.c, ...). The binary in `src/bin` only parses arguments.
 
+pub mod date;
 pub mod dump;
 
 /// doveadm's exit codes (sysexits.h plus doveadm's own).

@@ -101,10 +101,7 @@ impl<'a> Bytes<'a> {
             .ok_or_else(|| {
                 FormatError::new(
                     offset,
-                    format!(
-                        "{what}: {len} bytes needed, file has {}",
-                        self.data.len()
-                    ),
+                    format!("{what}: {len} bytes needed, file has {}", self.data.len()),
                 )
             })
     }
