@@ -1,5 +1,10 @@
 //! lib-mail: parsing messages and computing what IMAP shows of them.
 
+pub mod charset;
+pub mod imap_base_subject;
+pub mod mbox_from;
+pub mod message_date;
+pub mod message_header_decode;
 pub mod message_header_parser;
 pub mod message_part;
 pub mod rfc822_parser;
