@@ -3,6 +3,7 @@
 
 pub mod date;
 pub mod dump;
+pub mod dump_cache;
 
 /// doveadm's exit codes (sysexits.h plus doveadm's own).
 pub mod exit {

@@ -1,2 +1,0 @@
-//! `dovecot.index.cache`: header, field headers and records
-//! (mail-cache-private.h).
