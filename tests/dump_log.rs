@@ -45,3 +45,25 @@ fn fixtures_round_trip_byte_for_byte() {
         assert_round_trip(&path);
     }
 }
+
+/// Our `doveadm-rs dump PATH` (autodetected, as the fixtures were made).
+fn our_dump(args: &[&str]) -> (String, String, i32) {
+    let out = common::doveadm_rs(args);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn fixtures_dump_like_doveadm() {
+    for path in log_fixtures() {
+        let expected_path = PathBuf::from(format!("{}.dump", path.display()));
+        let expected = std::fs::read_to_string(&expected_path).expect("read .dump");
+        let (ours, err, code) = our_dump(&["dump", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {err}", path.display());
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        common::assert_same_output(&ours, &expected, &name);
+    }
+}
