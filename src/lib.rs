@@ -7,6 +7,7 @@
 //! - [`mail`]: lib-mail, message parsing and the IMAP views of a message;
 //! - [`storage`]: lib-storage, mailboxes on top of the two above;
 //! - [`doveadm`]: the logic behind the `doveadm-rs` command;
+//! - [`util`]: the file locks of Dovecot's `src/lib` the formats rely on;
 //! - `capi`: the C ABI with Dovecot's names, behind the `capi-*` features.
 //!
 //! Only `capi` contains `extern "C"` items. See `docs/ARCHITECTURE.md`.
@@ -15,6 +16,7 @@ pub mod doveadm;
 pub mod index;
 pub mod mail;
 pub mod storage;
+pub mod util;
 
 #[cfg(any(
     feature = "capi-mail",

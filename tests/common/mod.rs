@@ -42,6 +42,7 @@ pub fn fixtures_dir() -> PathBuf {
 pub struct MailHome {
     dir: tempfile::TempDir,
     location: String,
+    conf_extra: String,
 }
 
 impl MailHome {
@@ -53,7 +54,17 @@ impl MailHome {
             .expect("create temp dir");
         let home = dir.path().to_str().expect("utf-8 temp path");
         let location = location.replace("{home}", home);
-        MailHome { dir, location }
+        MailHome {
+            dir,
+            location,
+            conf_extra: String::new(),
+        }
+    }
+
+    /// Extra dovecot.conf lines for every later doveadm run, e.g.
+    /// `"mail_max_lock_timeout = 1s"`.
+    pub fn set_conf_extra(&mut self, lines: &str) {
+        self.conf_extra = lines.to_string();
     }
 
     pub fn path(&self) -> &Path {
@@ -74,6 +85,7 @@ impl MailHome {
             .arg(self.path())
             .arg(&self.location)
             .args(args)
+            .env("ORACLE_CONF_EXTRA", &self.conf_extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
