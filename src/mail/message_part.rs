@@ -92,7 +92,6 @@ impl MessageParts {
     /// A tree from parts in message order. The caller guarantees the
     /// `parent` and `children_count` links agree (the parser and the
     /// deserializer do).
-    #[allow(dead_code)] // TODO(message-parser): used by the parser, next commit
     pub(crate) fn from_vec(parts: Vec<MessagePart>) -> Self {
         debug_assert!(!parts.is_empty());
         MessageParts { parts }

@@ -6,5 +6,7 @@ pub mod mbox_from;
 pub mod message_date;
 pub mod message_header_decode;
 pub mod message_header_parser;
+pub mod message_parser;
 pub mod message_part;
+pub mod message_part_serialize;
 pub mod rfc822_parser;
