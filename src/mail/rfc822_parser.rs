@@ -80,7 +80,7 @@ pub struct Rfc822Parser<'a> {
     pub last_comment: Option<Vec<u8>>,
     /// When set, NULs inside quoted strings, comments and domain
     /// literals are replaced by these bytes.
-    pub nul_replacement: Option<&'static [u8]>,
+    pub nul_replacement: Option<&'a [u8]>,
 }
 
 impl fmt::Debug for Rfc822Parser<'_> {

@@ -1,0 +1,3 @@
+//! lib-mail's C ABI (`capi-mail`): one file per original header.
+
+pub mod rfc822_parser;
