@@ -54,7 +54,7 @@ pub struct Dumper {
 /// The dumpers, in doveadm's autodetection order.
 // TODO(dump): dbox, mailboxlog, thread, zlib and the dcrypt types are not
 // implemented; -t with their names is rejected as an unknown type.
-pub const DUMPERS: &[Dumper] = &[super::dump_log::DUMPER];
+pub const DUMPERS: &[Dumper] = &[super::dump_index::DUMPER, super::dump_log::DUMPER];
 
 /// Run `doveadm dump [-t TYPE] PATH [ARGS...]`, writing to `out`.
 pub fn run(

@@ -4,6 +4,7 @@
 pub mod date;
 pub mod dump;
 pub mod dump_cache;
+pub mod dump_index;
 pub mod dump_log;
 
 /// doveadm's exit codes (sysexits.h plus doveadm's own).

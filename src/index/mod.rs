@@ -5,3 +5,4 @@
 //! transactions, sync, locking) is built on top of it.
 
 pub mod format;
+pub mod map;
