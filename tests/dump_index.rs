@@ -71,24 +71,20 @@ fn populate(home: &MailHome, conf: &str, count: u32) {
     adm(home, conf, &["fetch", fields, "all"], b"");
 }
 
-/// TODO(dump-cache): until the cache dump is in, the "-- CACHE:"
-/// section and the records' cache lines are left out of comparisons.
-fn without_cache(dump: &str) -> String {
+/// TODO(cache-dump): the cache dumper does not decode `mime.parts` yet;
+/// until it does, that decoding is cut from both sides, after the hex.
+fn same_mime_parts(dump: &str) -> String {
     let mut out = String::new();
-    let mut skip = false;
     for line in dump.lines() {
-        if line.starts_with("-- CACHE:") {
-            skip = true;
-        } else if line.starts_with("-- RECORDS") {
-            skip = false;
+        let cut = match line.strip_prefix("    - mime.parts: (") {
+            Some(rest) => &line[..line.len() - rest.len() + rest.find(')').unwrap_or(0) + 1],
+            None => line,
+        };
+        out.push_str(cut.trim_end());
+        if cut.len() != line.len() {
+            out.push(' ');
         }
-        let cache_line = line.starts_with(" - cache offset")
-            || line.starts_with("    - ")
-            || line == " - broken cache";
-        if !skip && !cache_line {
-            out.push_str(line);
-            out.push('\n');
-        }
+        out.push('\n');
     }
     out
 }
@@ -101,7 +97,7 @@ fn compare_dump(home: &MailHome, path: &Path, args: &[&str], name: &str) {
     let theirs = home.doveadm_ok(&full);
     let ours = check(&doveadm_rs(&full), "doveadm-rs dump");
     assert!(theirs.contains("-- INDEX:") || !args.is_empty(), "{theirs}");
-    assert_same_output(&without_cache(&ours), &without_cache(&theirs), name);
+    assert_same_output(&same_mime_parts(&ours), &same_mime_parts(&theirs), name);
 }
 
 /// Every dovecot.index and dovecot.map.index under `dir` decodes and
@@ -249,7 +245,7 @@ fn fixtures_dump_like_doveadm() {
         let ours = check(&doveadm_rs(&["dump", path]), "doveadm-rs dump");
         let ours = ours.replace(path, "@DIR@");
         let name = format!("fixture_{}", dir.file_name().unwrap().to_string_lossy());
-        assert_same_output(&without_cache(&ours), &without_cache(&expected), &name);
+        assert_same_output(&same_mime_parts(&ours), &same_mime_parts(&expected), &name);
     }
 }
 

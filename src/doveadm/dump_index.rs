@@ -1,6 +1,7 @@
 //! `doveadm dump` of an index (doveadm-dump-index.c): the header, the
-//! extensions with their headers decoded, the keywords, the cache, and
-//! every record with its extension data, or only the record of one UID.
+//! extensions with their headers decoded, the keywords, the cache (from
+//! [`super::dump_cache`]), and every record with its extension data and
+//! cache fields, or only the record of one UID.
 //!
 //! The index is opened as Dovecot opens it read-only: `dovecot.index`
 //! (or `dovecot.map.index`) plus the transaction log replayed on top.
@@ -10,8 +11,9 @@ use std::path::Path;
 
 use super::date::unixdate2str;
 use super::dump::{DumpError, DumpResult, Dumper};
+use super::dump_cache::CacheDump;
 use crate::index::format::index::{ExtHeader, IndexHeader, mail_flags};
-use crate::index::map::{IndexFiles, IndexMap, OpenedIndex, open_index};
+use crate::index::map::{EXT_CACHE, IndexFiles, IndexMap, OpenedIndex, open_index};
 
 /// The `index` entry of doveadm's dump types.
 pub const DUMPER: Dumper = Dumper {
@@ -98,22 +100,41 @@ fn cmd_dump_index(path: &Path, args: &[String], out: &mut dyn Write) -> DumpResu
     };
 
     let map = &opened.map;
+    let cache_path = format!("{}.cache", index_path.filepath());
+    let cache_data = std::fs::read(&cache_path).ok();
+    let mut cache = CacheDump::open(cache_data.as_deref(), map.hdr.indexid);
     if uid == 0 {
         writeln!(out, "-- INDEX: {}", index_path.filepath())?;
         dump_hdr(out, &map.hdr)?;
         dump_extensions(out, map)?;
         dump_keywords(out, map)?;
-        // TODO(dump-cache): the "-- CACHE:" section and each record's
-        // cache lines come with the cache dumper.
+        writeln!(out, "\n-- CACHE: {cache_path}")?;
+        cache.write_header(out)?;
         writeln!(out, "\n-- RECORDS: {}", map.hdr.messages_count)?;
     }
     for idx in 0..map.hdr.messages_count as usize {
         if uid == 0 || map.records.uid(idx) == Some(uid) {
             dump_record(out, &opened, idx)?;
+            let (offset, reset_id) = cache_offset(map, idx);
+            cache.write_record(out, offset, reset_id)?;
             writeln!(out)?;
         }
     }
     Ok(())
+}
+
+/// The record's offset in the cache file and the cache extension's
+/// reset_id; offset 0 when the index has no cache extension.
+fn cache_offset(map: &IndexMap, idx: usize) -> (u32, u32) {
+    let Some(ext_idx) = map.ext_idx(EXT_CACHE) else {
+        return (0, 0);
+    };
+    let ext = &map.extensions[ext_idx];
+    let offset = match ext.record_offset {
+        0 => 0,
+        _ => ext_records::u32_at(&record_field(map, idx, ext, 4), 0),
+    };
+    (offset, ext.reset_id)
 }
 
 fn date(timestamp: u32) -> String {
