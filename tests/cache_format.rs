@@ -233,10 +233,9 @@ fn flipped_words_fail_cleanly() {
     for dir in fixture_cases() {
         let (cache, dump) = read_case(&dir);
         let real = parse_dump(&dump);
-        let len = cache.len() as u32;
         for at in (0..cache.len() - 3).step_by(4) {
             let own = at as u32;
-            for value in [0, 7, 0xffff_ffff, own, len - 4] {
+            for value in [0, 7, 0xffff_ffff, own] {
                 let mut bad = cache.clone();
                 bad[at..at + 4].copy_from_slice(&value.to_ne_bytes());
                 exercise(&bad, &real);

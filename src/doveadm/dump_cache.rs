@@ -26,7 +26,9 @@
 
 use std::io::{self, Write};
 
-use crate::doveadm::date::unixdate2str;
+use jiff::tz::TimeZone;
+
+use crate::doveadm::date::{unixdate2str, unixdate2str_in};
 use crate::index::format::FormatError;
 use crate::index::format::cache::{
     CacheView, EntryRef, FieldDef, FieldType, HeaderValue, RecordRef, number, offset_to_uint32,
@@ -138,6 +140,10 @@ fn date(timestamp: u32) -> String {
     unixdate2str(timestamp as i64)
 }
 
+fn date_in(timestamp: u32, tz: &TimeZone) -> String {
+    unixdate2str_in(timestamp as i64, tz)
+}
+
 /// The "-- Cache fields --" table.
 fn write_fields(out: &mut dyn Write, fields: &[FieldDef]) -> io::Result<()> {
     writeln!(out, "-- Cache fields --")?;
@@ -145,6 +151,7 @@ fn write_fields(out: &mut dyn Write, fields: &[FieldDef]) -> io::Result<()> {
         out,
         " #  Name                                         Type Size Dec  Last used"
     )?;
+    let tz = TimeZone::system();
     for (i, field) in fields.iter().enumerate() {
         write!(out, "{i:2}: ")?;
         out.write_all(&field.name)?;
@@ -155,7 +162,7 @@ fn write_fields(out: &mut dyn Write, fields: &[FieldDef]) -> io::Result<()> {
             None if field.field_type.is_fixed_size() => write!(out, "{:4} ", field.size)?,
             None => write!(out, "   - ")?,
         }
-        let last_used = date(field.last_used);
+        let last_used = date_in(field.last_used, &tz);
         let minutes = last_used.get(..16).unwrap_or(&last_used);
         writeln!(out, "{:<4} {minutes}", decision_name(field.decision.kind()))?;
     }
@@ -247,7 +254,7 @@ fn binary_value(line: &mut Vec<u8>, def: &FieldDef, data: &[u8]) {
         }
     }
     line.push(b'(');
-    line.extend_from_slice(hex(data).as_bytes());
+    push_hex(line, data);
     line.push(b')');
     match def.name.as_slice() {
         b"mime.parts" => mime_parts(line, data),
@@ -287,6 +294,11 @@ fn header_value(line: &mut Vec<u8>, value: &HeaderValue<'_>) {
 }
 
 /// Lower-case hex, as Dovecot's `binary_to_hex()`.
-fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
+fn push_hex(line: &mut Vec<u8>, data: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    line.reserve(2 * data.len());
+    for &b in data {
+        line.push(DIGITS[(b >> 4) as usize]);
+        line.push(DIGITS[(b & 0xf) as usize]);
+    }
 }
