@@ -85,16 +85,15 @@ impl LogFileHeader {
                 ),
             ));
         }
-        let hdr = Self::from_prefix(data);
-        // Dovecot checks the byte order before it zeroes the fields
-        // past a short hdr_size, so the flag is read from the raw bytes.
-        let raw_compat = data.get(32).copied().unwrap_or(0);
-        hdr.check_version(raw_compat)?;
-        hdr.check_size(data.len())?;
-        Ok(hdr)
+        // Dovecot checks the fields as read, before it zeroes those
+        // past a short hdr_size.
+        let raw = Self::from_struct(&Self::padded_prefix(data));
+        raw.check_version()?;
+        raw.check_size(data.len())?;
+        Ok(Self::from_prefix(data))
     }
 
-    fn check_version(&self, compat_flags: u8) -> Result<()> {
+    fn check_version(&self) -> Result<()> {
         if self.major_version != MAJOR_VERSION {
             return Err(FormatError::new(
                 0,
@@ -105,10 +104,11 @@ impl LogFileHeader {
             ));
         }
         let host = crate::index::format::HOST_COMPAT_FLAGS;
-        if self.version() >= VERSION_COMPAT_FLAGS && compat_flags != host {
+        let compat = self.compat_flags;
+        if self.version() >= VERSION_COMPAT_FLAGS && compat != host {
             return Err(FormatError::new(
                 32,
-                format!("compat flags {compat_flags:#x} do not match this host's {host:#x}"),
+                format!("compat flags {compat:#x} do not match this host's {host:#x}"),
             ));
         }
         Ok(())
@@ -139,9 +139,7 @@ impl LogFileHeader {
     /// The struct from the first (up to) 40 bytes of `data`, with the
     /// fields past `hdr_size` zeroed as Dovecot does for older files.
     fn from_prefix(data: &[u8]) -> Self {
-        let mut raw = [0u8; HEADER_SIZE];
-        let have = data.len().min(HEADER_SIZE);
-        raw[..have].copy_from_slice(&data[..have]);
+        let mut raw = Self::padded_prefix(data);
         let hdr_size = u16::from_ne_bytes([raw[2], raw[3]]);
         if usize::from(hdr_size) < HEADER_SIZE {
             raw[usize::from(hdr_size)..].fill(0);
@@ -153,6 +151,14 @@ impl LogFileHeader {
             hdr.extra = data.get(HEADER_SIZE..end).unwrap_or_default().to_vec();
         }
         hdr
+    }
+
+    /// The first 40 bytes of `data`, zero-padded if it is shorter.
+    fn padded_prefix(data: &[u8]) -> [u8; HEADER_SIZE] {
+        let mut raw = [0u8; HEADER_SIZE];
+        let have = data.len().min(HEADER_SIZE);
+        raw[..have].copy_from_slice(&data[..have]);
+        raw
     }
 
     /// `indexid` 0: Dovecot marked this file corrupted.
