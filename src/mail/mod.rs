@@ -2,7 +2,10 @@
 
 pub mod charset;
 pub mod imap_base_subject;
+pub mod imap_envelope;
+pub mod imap_quote;
 pub mod mbox_from;
+pub mod message_address;
 pub mod message_date;
 pub mod message_header_decode;
 pub mod message_header_parser;

@@ -130,6 +130,12 @@ impl<'a> Rfc822Parser<'a> {
         self.pos = self.pos.saturating_add(n).min(self.data.len());
     }
 
+    /// Move the cursor back to `pos`, an offset [`Rfc822Parser::pos`]
+    /// returned earlier, to try another reading of the same input.
+    pub fn rewind(&mut self, pos: usize) {
+        self.pos = pos.min(self.data.len());
+    }
+
     fn next_state(&self) -> Next {
         if self.at_end() { Next::End } else { Next::More }
     }
