@@ -118,8 +118,9 @@ pub unsafe fn bytes_between<'a>(start: *const u8, end: *const u8) -> &'a [u8] {
     unsafe { bytes(start, len, "data") }
 }
 
-/// A caller's `string_t *` (Dovecot's `struct buffer`), written through
-/// Dovecot's own `str_*` functions so its pool and limits are honoured.
+/// A caller's `string_t *` or `buffer_t *` (both Dovecot's `struct
+/// buffer`), written through Dovecot's own `str_*` functions so its pool
+/// and limits are honoured.
 #[derive(Debug)]
 pub struct DovecotString(*mut sys::string_t);
 

@@ -126,7 +126,9 @@ fn decode_word(word: &[u8], out: &mut Vec<u8>) -> Option<EncodedWord> {
 
     let text = &word[encoding_end + 1..text_end];
     match word[charset_end + 1] {
-        b'q' | b'Q' => q_decode(text, out),
+        b'q' | b'Q' => {
+            q_decode(text, out);
+        }
         b'b' | b'B' => base64_decode_lenient(text, out),
         _ => return None,
     }
@@ -138,14 +140,16 @@ fn decode_word(word: &[u8], out: &mut Vec<u8>) -> Option<EncodedWord> {
 
 /// RFC 2047's Q encoding: `_` is a space, `=XX` a byte; anything that is
 /// not a valid escape is kept as it was (`quoted_printable_q_decode()`).
-fn q_decode(text: &[u8], out: &mut Vec<u8>) {
+/// Returns false if an invalid escape was kept.
+pub fn q_decode(text: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut valid = true;
     let mut pos = 0;
     while pos < text.len() {
         match text[pos] {
             b'_' => out.push(b' '),
             b'=' if pos + 2 >= text.len() => {
                 out.extend_from_slice(&text[pos..]);
-                return;
+                return valid;
             }
             b'=' => match hex_pair(text[pos + 1], text[pos + 2]) {
                 HexPair::Byte(byte) => {
@@ -154,12 +158,16 @@ fn q_decode(text: &[u8], out: &mut Vec<u8>) {
                 }
                 // hex_to_binary() sees an empty string: nothing, no error.
                 HexPair::Empty => pos += 2,
-                HexPair::Invalid => out.push(b'='),
+                HexPair::Invalid => {
+                    valid = false;
+                    out.push(b'=');
+                }
             },
             byte => out.push(byte),
         }
         pos += 1;
     }
+    valid
 }
 
 enum HexPair {
