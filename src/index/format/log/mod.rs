@@ -260,3 +260,6 @@ impl LogFile {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;
