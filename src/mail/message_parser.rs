@@ -73,6 +73,17 @@ pub enum Block<'a> {
     Body { part: usize, data: &'a [u8] },
 }
 
+impl Block<'_> {
+    /// The part the block belongs to.
+    pub fn part(&self) -> usize {
+        match self {
+            Block::Header { part, .. } | Block::EndOfHeader { part } | Block::Body { part, .. } => {
+                *part
+            }
+        }
+    }
+}
+
 /// An open multipart's boundary (`struct message_boundary`).
 #[derive(Debug)]
 struct Boundary {
@@ -587,7 +598,7 @@ impl<'a> MessageParser<'a> {
         if parsed.is_err() || !is_multipart || self.last_boundary.is_some() {
             return;
         }
-        if let Some(mut boundary) = find_boundary(&mut parser) {
+        if let Some(mut boundary) = content_param(&mut parser, b"boundary") {
             // A C string: it ends at a NUL; and overlong ones are cut.
             boundary.truncate(memchr::memchr(0, &boundary).unwrap_or(boundary.len()));
             boundary.truncate(BOUNDARY_STRING_MAX_LEN);
@@ -614,18 +625,19 @@ fn content_type_flags(content_type: &[u8]) -> MessagePartFlags {
     }
 }
 
-/// The `boundary` parameter after the content type.
+/// The first parameter called `name` (case-insensitively) after the
+/// content type.
 ///
 /// TODO(rfc2231): switch to `rfc2231_parser` once it lands, so that a
-/// boundary split into `boundary*0`, `boundary*1`... is merged as in
-/// Dovecot; this reads plain parameters only.
-fn find_boundary(parser: &mut Rfc822Parser<'_>) -> Option<Vec<u8>> {
+/// value split into `name*0`, `name*1`... is merged as in Dovecot; this
+/// reads plain parameters only.
+pub(crate) fn content_param(parser: &mut Rfc822Parser<'_>, name: &[u8]) -> Option<Vec<u8>> {
     parser.nul_replacement = Some(NUL_REPLACEMENT);
     let mut value = Vec::new();
     loop {
         match parser.parse_content_param(&mut value) {
             Ok(None) => return None,
-            Ok(Some(key)) if key.eq_ignore_ascii_case(b"boundary") => return Some(value),
+            Ok(Some(key)) if key.eq_ignore_ascii_case(name) => return Some(value),
             Ok(Some(_)) => {}
             Err(_) if parser.at_end() => return None,
             Err(_) => parser.advance(1),
