@@ -15,12 +15,18 @@ use dovecot_rs::index::map::{IndexFiles, open_index};
 
 /// Run the real doveadm on `home` with extra config lines.
 fn adm(home: &MailHome, conf: &str, args: &[&str], stdin: &[u8]) -> String {
+    oracle(home, conf, "doveadm", args, stdin)
+}
+
+/// Run `bin` (doveadm, or the imap binary) through compat/doveadm.
+fn oracle(home: &MailHome, conf: &str, bin: &str, args: &[&str], stdin: &[u8]) -> String {
     use std::io::Write;
     let mut child = Command::new(repo_dir().join("compat/doveadm"))
         .arg(home.path())
         .arg(home.location())
         .args(args)
         .env("ORACLE_CONF_EXTRA", conf)
+        .env("ORACLE_BIN", bin)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -177,6 +183,7 @@ fn sdbox_after_force_resync() {
     let dir = home.path().join("sdbox/mailboxes/INBOX/dbox-Mails");
     compare_dump(&home, &dir, &[], "sdbox");
     round_trip_all(home.path());
+    assert_replay_matches_index(&dir);
 }
 
 #[test]
@@ -189,6 +196,29 @@ fn mdbox_mailbox_and_map_index() {
     compare_dump(&home, &inbox, &[], "mdbox_inbox");
     compare_dump(&home, &mdbox.join("storage"), &[], "mdbox_map");
     assert!(round_trip_all(home.path()) >= 1);
+    assert_replay_matches_index(&inbox);
+}
+
+/// CONDSTORE through a real IMAP session: the modseq extension and
+/// per-message modseqs.
+#[test]
+fn maildir_condstore_via_imap() {
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    populate(&home, REWRITE, 5);
+    let session = "a ENABLE CONDSTORE\r\nb SELECT INBOX\r\n\
+                   c STORE 1:2 +FLAGS (\\Seen foo)\r\n\
+                   d UID STORE 4 +FLAGS.SILENT (\\Flagged)\r\n\
+                   e STORE 2 -FLAGS (foo)\r\nf EXPUNGE\r\ng LOGOUT\r\n";
+    let imap = "/usr/lib/dovecot/imap";
+    let out = oracle(&home, REWRITE, imap, &[], session.as_bytes());
+    assert!(out.contains("g OK"), "{out}");
+
+    let dir = home.path().join("Maildir");
+    let dump = home.doveadm_ok(&["dump", dir.to_str().unwrap()]);
+    assert!(dump.contains("name ........ = modseq"), "{dump}");
+    compare_dump(&home, &dir, &[], "maildir_condstore");
+    assert_replay_matches_index(&dir);
 }
 
 #[test]
@@ -334,4 +364,56 @@ fn damaged_index_errors_name_offset_and_reason() {
 
     let err = IndexFile::decode(&index[..index.len() - 1]).unwrap_err();
     assert!(err.reason.contains("messages_count too large"), "{err}");
+}
+
+/// The map rebuilt from the log alone, up to the position dovecot.index
+/// was written at, is what Dovecot wrote into dovecot.index.
+fn assert_replay_matches_index(dir: &Path) {
+    let files = IndexFiles::read(dir, "dovecot.index").expect("read index");
+    let index = files.index.clone().expect("dovecot.index");
+    let written = IndexFile::decode(&index).expect("decode");
+    let head = written.hdr.log_file_head_offset as usize;
+    let mut log = files.log.clone().expect("log");
+    log.truncate(head);
+    let replayed = open_index(&IndexFiles {
+        index: None,
+        log: Some(log),
+        log2: None,
+    })
+    .expect("open from log");
+    assert_eq!(replayed.errors, Vec::<String>::new());
+
+    let mut ours = replayed.map.to_file();
+    ours.trailing = written.trailing.clone();
+    // The syncing process that wrote the file also moved the tail offset
+    // to what it had synced into the mailbox; a read-only open cannot
+    // know that.
+    assert!(ours.hdr.log_file_tail_offset <= written.hdr.log_file_tail_offset);
+    ours.hdr.log_file_tail_offset = written.hdr.log_file_tail_offset;
+    assert_eq!(ours.extensions, written.extensions, "{}", dir.display());
+    assert_eq!(ours.records, written.records, "{}", dir.display());
+    assert_eq!(ours.hdr, written.hdr, "{}", dir.display());
+}
+
+#[test]
+fn replayed_log_equals_dovecot_index() {
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    populate(&home, REWRITE, 8);
+    for k in 1..=18u32 {
+        let uid = (k % 7 + 1).to_string();
+        adm(
+            &home,
+            REWRITE,
+            &["flags", "add", &format!("kw{k}"), &uid],
+            b"",
+        );
+    }
+    adm(
+        &home,
+        REWRITE,
+        &["flags", "add", "\\Seen \\Deleted", "2:6"],
+        b"",
+    );
+    assert_replay_matches_index(&home.path().join("Maildir"));
 }

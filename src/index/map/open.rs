@@ -208,59 +208,74 @@ fn view_start(logs: &[LogFileView<'_>], seq: u32, offset: u32) -> Result<ViewSta
         min_offset = f.hdr_size();
     }
 
+    let tail = view_tail(logs, min_seq)?;
+    let tail_hdr_size = logs[tail].hdr_size();
+    if min_offset == 0 {
+        min_offset = tail_hdr_size;
+    }
+    if min_offset < tail_hdr_size {
+        return Err(format!(
+            "Invalid min_file_offset: file_seq={min_seq}, \
+             min_file_offset ({min_offset}) < hdr_size ({tail_hdr_size})"
+        ));
+    }
+    let head = logs.last().expect("head");
+    if min_seq == head.hdr.file_seq && min_offset > head.sync_offset {
+        return Err(format!(
+            "Invalid offset: file_seq={min_seq}, \
+             min_file_offset ({min_offset}) > sync_offset ({})",
+            head.sync_offset
+        ));
+    }
+
+    let offset = match logs[tail].hdr.file_seq == min_seq {
+        true => min_offset,
+        false => tail_hdr_size,
+    };
+    Ok(reset_point(logs, tail, offset))
+}
+
+/// The first file to read for `min_seq`: that file, or a later one
+/// that starts the log over when files in between are missing.
+fn view_tail(logs: &[LogFileView<'_>], min_seq: u32) -> Result<usize, String> {
+    let missing = |seq: u32| format!("Missing middle file seq={seq}");
     let mut tail = match logs.iter().position(|f| f.hdr.file_seq == min_seq) {
         Some(i) => i,
         None => logs
             .iter()
             .position(|f| f.hdr.file_seq >= min_seq && f.hdr.prev_file_seq == 0)
-            .ok_or_else(|| format!("Missing middle file seq={min_seq}"))?,
+            .ok_or_else(|| missing(min_seq))?,
     };
-    let head_idx = logs.len() - 1;
-    let head_prev = logs[head_idx].hdr.prev_file_seq;
-    if tail < head_idx && head_prev != logs[tail].hdr.file_seq {
+    let head = logs.len() - 1;
+    let head_prev = logs[head].hdr.prev_file_seq;
+    if tail < head && head_prev != logs[tail].hdr.file_seq {
         if head_prev != 0 {
-            return Err(format!("Missing middle file seq={}", head_prev));
+            return Err(missing(head_prev));
         }
-        tail = head_idx;
+        tail = head;
     }
-    if min_offset == 0 {
-        min_offset = logs[tail].hdr_size();
-    }
-    if min_offset < logs[tail].hdr_size() {
-        return Err(format!(
-            "Invalid min_file_offset: file_seq={min_seq}, min_file_offset ({min_offset}) < hdr_size ({})",
-            logs[tail].hdr_size()
-        ));
-    }
+    Ok(tail)
+}
 
-    let mut start = ViewStart {
-        file: tail,
-        offset: if logs[tail].hdr.file_seq == min_seq {
-            min_offset
-        } else {
-            logs[tail].hdr_size()
-        },
-        reset: false,
-    };
+/// A file of the view that starts the log over (prev_file_seq 0) makes
+/// the replay start there and rebuild the index, unless the view starts
+/// inside that very file.
+fn reset_point(logs: &[LogFileView<'_>], tail: usize, offset: usize) -> ViewStart {
     for i in (tail..logs.len()).rev() {
         let f = &logs[i];
-        if f.hdr.prev_file_seq == 0 && (start.file != i || start.offset == f.hdr_size()) {
-            start = ViewStart {
+        if f.hdr.prev_file_seq == 0 && (tail != i || offset == f.hdr_size()) {
+            return ViewStart {
                 file: i,
                 offset: f.hdr_size(),
                 reset: true,
             };
-            break;
         }
     }
-    let head = logs.last().expect("head");
-    if min_seq == head.hdr.file_seq && min_offset > head.sync_offset {
-        return Err(format!(
-            "Invalid offset: file_seq={min_seq}, min_file_offset ({min_offset}) > sync_offset ({})",
-            head.sync_offset
-        ));
+    ViewStart {
+        file: tail,
+        offset,
+        reset: false,
     }
-    Ok(start)
 }
 
 /// mail_index_sync_map(HEAD): replay the log from the map's head offset.
