@@ -362,3 +362,82 @@ fn split<'a>(data: &'a [u8], separator: &[u8]) -> Vec<&'a [u8]> {
     pages.push(rest);
     pages
 }
+
+#[test]
+fn envelope_address_cap_matches_dovecot() {
+    require_dovecot!();
+    // From + 149,999 To addresses + Cc: Debian's Dovecot keeps 100,000
+    // addresses per message and drops the rest (Cc becomes NIL).
+    let to: Vec<String> = (0..149_999).map(|i| format!("u{i}@d.test")).collect();
+    let message = format!("From: f@x\nTo: {}\nCc: c@x\n\nbody\n", to.join(", "));
+    let home = MailHome::new("maildir:{home}/Maildir");
+    home.save(None, message.as_bytes());
+    let out = home.doveadm(&["fetch", "imap.envelope", "all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let theirs = out.stdout.strip_prefix(b"imap.envelope: ").expect("field");
+    let theirs = theirs.strip_suffix(b"\n").unwrap_or(theirs);
+    let ours = Envelope::from_message(message.as_bytes()).to_imap();
+    if ours != theirs {
+        panic!(
+            "{}",
+            report_mismatch("address-cap", "imap.envelope", &ours, theirs)
+        );
+    }
+}
+
+#[test]
+fn mbox_from_lines_match_dovecot() {
+    require_dovecot!();
+    // Each line's received date as the real Dovecot reads it from an
+    // mbox (TZ=UTC, so local time is UTC).
+    let lines = [
+        "user@example.com Fri Nov  9 22:33:52 2001 +0300",
+        "\"a b\"@example.com Fri Nov  9 22:33:52 -0100 2001",
+        "u Fri Nov  9 22:33:52 2001 +0130",
+        "MAILER-DAEMON Thu Nov 29 22:33 2001",
+        "u Sat, 9 Nov 2002 22:33:52 +0000",
+        "u Thu Nov 29 22:33:00 EET 2001",
+        "u Thu ??? 29 22:33:00 2001",
+        "u Mon Feb 29 10:00:00 1999 -2359",
+    ];
+    let mbox: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| format!("From {line}\nSubject: {i}\n\nb\n\n"))
+        .collect();
+    let home = MailHome::new("mbox:{home}/mail:INBOX={home}/inbox");
+    fs::create_dir_all(home.path().join("mail")).expect("mail dir");
+    fs::write(home.path().join("inbox"), mbox).expect("write mbox");
+    let out = home.doveadm(&["fetch", "date.received.unixtime", "all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("date.received.unixtime: "))
+        .map(str::to_string)
+        .collect();
+
+    // A line we reject (Feb 29 1999) must be one Dovecot did not take
+    // as a separator either: it has one message less.
+    let ours: Vec<String> = lines.iter().filter_map(|line| received(line)).collect();
+    assert_eq!(ours.len(), lines.len() - 1);
+    assert_eq!(ours, theirs);
+}
+
+/// The received date of a From_ line, local time taken as UTC; `None`
+/// when it is not a valid From_ line.
+fn received(line: &str) -> Option<String> {
+    use dovecot_rs::mail::mbox_from::{self, MboxTime};
+    match mbox_from::parse(line.as_bytes()).ok()?.time {
+        MboxTime::Zoned { timestamp, .. } => Some(timestamp.to_string()),
+        MboxTime::Local(tm) => tm.to_unix().map(|t| t.to_string()),
+    }
+}

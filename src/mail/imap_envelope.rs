@@ -244,4 +244,17 @@ mod tests {
         assert_eq!(e.to.len(), 2);
         assert_eq!(e.subject.as_deref(), Some(&b"two"[..]));
     }
+
+    #[test]
+    fn huge_headers_stay_bounded() {
+        // A 10 MB subject and 500,000 recipients: Debian's cap applies.
+        let to: String = (0..500_000).map(|i| format!("u{i}@d, ")).collect();
+        let subject = "s".repeat(10 * 1024 * 1024);
+        let message = format!("From: f@x\nTo: {to}\nCc: c@x\nSubject: {subject}\n\nbody\n");
+        let e = Envelope::from_message(message.as_bytes());
+        assert_eq!(e.from.len() + e.to.len(), MAX_TOTAL_ADDRESSES);
+        assert!(e.cc.is_empty());
+        assert_eq!(e.subject.as_ref().map(Vec::len), Some(subject.len()));
+        let _ = e.to_imap();
+    }
 }

@@ -232,4 +232,24 @@ mod tests {
             "\"<a@b> <c@d>\""
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_quoted_or_literal(
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)
+        ) {
+            for f in [append_string as fn(&mut Vec<u8>, &[u8]), append_string_for_humans] {
+                let mut out = Vec::new();
+                f(&mut out, &value);
+                let quoted = out.starts_with(b"\"");
+                let literal = out.first() == Some(&b'{');
+                proptest::prop_assert!(quoted || literal);
+                if literal {
+                    let close = out.iter().position(|&c| c == b'}').unwrap();
+                    let len: usize = std::str::from_utf8(&out[1..close]).unwrap().parse().unwrap();
+                    proptest::prop_assert_eq!(out.len(), close + 3 + len);
+                }
+            }
+        }
+    }
 }

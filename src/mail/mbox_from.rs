@@ -397,4 +397,13 @@ mod tests {
         let from = parse(&line.as_bytes()[5..line.len() - 1]).unwrap();
         assert_eq!(from.sender, b"user@example.com");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_line_parses_or_fails(
+            line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)
+        ) {
+            let _ = parse(&line);
+        }
+    }
 }

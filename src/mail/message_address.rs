@@ -744,4 +744,42 @@ mod tests {
         assert!(header_is_address("reply-to") && header_is_address("Resent-Bcc"));
         assert!(!header_is_address("Subject"));
     }
+
+    #[test]
+    fn half_a_million_addresses() {
+        let value: String = (0..500_000).map(|i| format!("u{i}@d.test, ")).collect();
+        let list = parse(value.as_bytes(), usize::MAX, ParseFlags::FILL_MISSING);
+        assert_eq!(list.len(), 500_000);
+        assert_eq!(list[499_999].mailbox.as_deref(), Some(&b"u499999"[..]));
+        // max_addresses bounds the work.
+        assert_eq!(
+            parse(value.as_bytes(), 1000, ParseFlags::empty()).len(),
+            1000
+        );
+    }
+
+    #[test]
+    fn ten_megabytes_of_garbage() {
+        // Balanced comments, so every piece is tried as group, name-addr
+        // and addr-spec.
+        let value = "a:<b@(c)\"d\\\",;@[e],x y,".repeat(10 * 1024 * 1024 / 24);
+        let list = parse(value.as_bytes(), usize::MAX, ParseFlags::FILL_MISSING);
+        assert!(list.len() <= value.len());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_complete_addresses(
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)
+        ) {
+            let list = parse(&value, usize::MAX, ParseFlags::FILL_MISSING);
+            for a in list.iter().filter(|a| a.domain.is_some()) {
+                proptest::prop_assert!(a.mailbox.is_some());
+                proptest::prop_assert!(!a.domain.as_ref().unwrap().is_empty());
+            }
+            let mut out = Vec::new();
+            write(&mut out, &list);
+            let _ = parse_path(&value);
+        }
+    }
 }

@@ -422,4 +422,21 @@ mod tests {
             assert_eq!(CivilTime::from_unix(t).to_unix().unwrap_or(-1), t);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail(
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)
+        ) {
+            if let Some(date) = parse(&value) {
+                proptest::prop_assert!(date.tz_offset.abs() <= 99 * 60 + 99 + 60 * 200);
+            }
+        }
+
+        #[test]
+        fn created_dates_parse_back(t in -2_208_988_800i64..253_402_300_799, tz in -720i32..840) {
+            let date = parse(create(t, tz).as_bytes());
+            proptest::prop_assert_eq!(date, Some(MessageDate { timestamp: t, tz_offset: tz }));
+        }
+    }
 }

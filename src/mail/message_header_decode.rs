@@ -317,4 +317,37 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn ten_megabyte_header_decodes_in_bounds() {
+        let word: &[u8] = b"=?utf-8?q?a?= =?x?= =?iso-8859-1?b?6Q==?= \xff ";
+        let value = word.repeat(10 * 1024 * 1024 / word.len());
+        let decoded = decode_utf8(&value);
+        assert!(decoded.len() <= 3 * value.len());
+        assert!(decoded.starts_with("a =?x?= \u{e9} \u{fffd} a"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_decode_to_bounded_utf8(
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)
+        ) {
+            let decoded = decode_utf8(&value);
+            proptest::prop_assert!(decoded.len() <= 3 * value.len());
+        }
+
+        #[test]
+        fn encoded_word_soup_never_panics(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "=?", "?=", "?", "utf-8", "iso-2022-jp", "q", "B", "=C3",
+                    "=A9", "_", " ", "\r\n ", "YWJj", "=", "\u{0}", "\u{1b}$B",
+                ]),
+                0..40,
+            )
+        ) {
+            let value = parts.concat();
+            let _ = decode_utf8(value.as_bytes());
+        }
+    }
 }
