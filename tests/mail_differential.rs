@@ -8,11 +8,11 @@
 //!   Dovecot over the corpus and checks the recorded files are still
 //!   what it prints.
 //! - [`envelope_subject_and_date_match_dovecot`] compares our ENVELOPE,
-//!   Subject (raw and decoded) and sent date with the recorded values.
+//!   snippet, sizes, Subject (raw and decoded) and sent date with the
+//!   recorded values.
 //!
-//! TODO(mail-differential): imap.bodystructure, imap.body, body.snippet
-//! and the sizes are recorded too; they are compared by the message
-//! parser's tests until its functions are on main.
+//! TODO(mail-differential): imap.bodystructure and imap.body are
+//! recorded too but not compared yet: BODYSTRUCTURE is not on main.
 //!
 //! On a mismatch, our output is written beside Dovecot's under
 //! `target/mail-differential/` and the paths are printed.
@@ -30,6 +30,8 @@ use dovecot_rs::mail::message_header_decode;
 use dovecot_rs::mail::message_header_parser::{
     HeaderParser, HeaderParserFlags, header_value_without_nuls,
 };
+use dovecot_rs::mail::message_parser::{MessageParser, ParserSettings};
+use dovecot_rs::mail::message_snippet::{BODY_SNIPPET_MAX_CHARS, message_snippet};
 
 /// What the recorded files hold, in this order (keep in sync with
 /// compat/make-mail-fixtures).
@@ -37,6 +39,17 @@ const FIELDS: [&str; 9] = [
     "imap.envelope",
     "imap.bodystructure",
     "imap.body",
+    "body.snippet",
+    "size.physical",
+    "size.virtual",
+    "hdr.subject",
+    "hdr.subject.utf8",
+    "date.sent",
+];
+
+/// The fields [`our_fields`] computes.
+const COMPARED: [&str; 7] = [
+    "imap.envelope",
     "body.snippet",
     "size.physical",
     "size.virtual",
@@ -231,8 +244,15 @@ fn date_sent(message: &[u8]) -> Vec<u8> {
 
 /// Our value of each field we implement.
 fn our_fields(message: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let parts = MessageParser::parse(message, ParserSettings::for_mail());
+    let root = parts.root();
+    let virtual_size = root.header_size.virtual_size + root.body_size.virtual_size;
+    let snippet = message_snippet(message, BODY_SNIPPET_MAX_CHARS);
     vec![
         ("imap.envelope", Envelope::from_message(message).to_imap()),
+        ("body.snippet", snippet),
+        ("size.physical", message.len().to_string().into_bytes()),
+        ("size.virtual", virtual_size.to_string().into_bytes()),
         ("hdr.subject", raw_subject(message)),
         ("hdr.subject.utf8", decoded_subject(message)),
         ("date.sent", date_sent(message)),
@@ -254,6 +274,42 @@ fn report_mismatch(case: &str, field: &str, ours: &[u8], theirs: &[u8]) -> Strin
     )
 }
 
+/// Fields another unit still gets wrong, with the TODO that tracks it.
+/// A gap that closes fails the test, so the list stays true.
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[
+    ("py-msg-11", "body.snippet", SNIPPET_PART),
+    ("py-msg-28", "body.snippet", SNIPPET_PART),
+    ("py-msg-30", "body.snippet", SNIPPET_PART),
+    ("py-msg-46", "body.snippet", SNIPPET_PART),
+];
+
+const SNIPPET_PART: &str = "TODO(snippet-part): lib-storage's choice of the text part";
+
+/// How one field of one case compared.
+enum Outcome {
+    Same,
+    Gap,
+    Differs(String),
+}
+
+fn compare(case: &Case, field: &str, ours: &[u8], expected: &[u8]) -> Outcome {
+    let base = case.name.rsplit_once('.').map_or("", |(b, _)| b);
+    let matches = |(name, f): (&str, &str)| name == base && f == field;
+    let deliberate = DELIBERATE.iter().find(|(n, f, _, _)| matches((n, f)));
+    let gap = KNOWN_GAPS.iter().any(|(n, f, _)| matches((n, f)));
+
+    let theirs = deliberate.map_or(expected, |(_, _, value, _)| value.as_bytes());
+    match (ours == theirs, gap) {
+        (true, false) => Outcome::Same,
+        (false, true) => Outcome::Gap,
+        (true, true) => Outcome::Differs(format!(
+            "{} {field}: gap closed, update KNOWN_GAPS",
+            case.name
+        )),
+        (false, false) => Outcome::Differs(report_mismatch(&case.name, field, ours, expected)),
+    }
+}
+
 #[test]
 fn envelope_subject_and_date_match_dovecot() {
     let cases = cases();
@@ -263,18 +319,9 @@ fn envelope_subject_and_date_match_dovecot() {
     for case in &cases {
         let expected = fields(&case.expected);
         for (field, ours) in our_fields(&case.message) {
-            let base = case.name.rsplit_once('.').map_or("", |(b, _)| b);
-            let deliberate = DELIBERATE
-                .iter()
-                .find(|(name, f, _, _)| *name == base && *f == field);
-            let theirs = match deliberate {
-                Some((_, _, value, _)) => value.as_bytes(),
-                None => expected[field],
-            };
-            if ours == theirs {
-                *compared.entry(field).or_default() += 1;
-            } else {
-                failures.push(report_mismatch(&case.name, field, &ours, expected[field]));
+            match compare(case, field, &ours, expected[field]) {
+                Outcome::Same | Outcome::Gap => *compared.entry(field).or_default() += 1,
+                Outcome::Differs(report) => failures.push(report),
             }
         }
     }
@@ -283,16 +330,11 @@ fn envelope_subject_and_date_match_dovecot() {
         failures.is_empty(),
         "{} of {} comparisons differ from Dovecot:\n{}",
         failures.len(),
-        cases.len() * 4,
+        cases.len() * COMPARED.len(),
         failures.join("\n")
     );
     assert!(cases.len() >= 300, "only {} corpus cases ran", cases.len());
-    for field in [
-        "imap.envelope",
-        "hdr.subject",
-        "hdr.subject.utf8",
-        "date.sent",
-    ] {
+    for field in COMPARED {
         assert_eq!(compared.get(field), Some(&cases.len()), "{field}");
     }
 }
