@@ -713,3 +713,17 @@ mod damaged_bytes {
         }
     }
 }
+
+#[test]
+fn unreadable_paths_fail_like_doveadm() {
+    require_dovecot!();
+    let home = common::MailHome::new("maildir:{home}/Maildir");
+    let missing = home.path().join("missing.log");
+    let dir = home.path().join("dir.log");
+    std::fs::create_dir(&dir).expect("create dir");
+    for path in [&missing, &dir] {
+        let p = path.to_str().expect("utf-8 path");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_same_dump(&home, &["dump", "-t", "log", p], &name);
+    }
+}

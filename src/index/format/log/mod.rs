@@ -26,6 +26,8 @@
 //! same bytes. Dovecot always writes zeros.
 
 mod body;
+mod decode;
+mod encode;
 mod frame;
 mod header;
 
