@@ -18,7 +18,8 @@
 
 use crate::mail::message_header_parser::{HeaderLine, HeaderParser, HeaderParserFlags};
 use crate::mail::message_part::{MessagePart, MessagePartFlags, MessageParts};
-use crate::mail::rfc822_parser::{NUL_REPLACEMENT, Rfc822Parser};
+use crate::mail::rfc822_parser::Rfc822Parser;
+use crate::mail::rfc2231_parser;
 
 /// RFC 2046 allows 70 bytes; Dovecot keeps a little more.
 const BOUNDARY_STRING_MAX_LEN: usize = 70 + 10;
@@ -200,6 +201,19 @@ impl<'a> MessageParser<'a> {
     /// The part tree of `data`, parsed with `settings`.
     pub fn parse(data: &'a [u8], settings: ParserSettings) -> MessageParts {
         MessageParser::new(data, settings).finish()
+    }
+
+    /// Flags of part `idx` as parsed so far.
+    pub fn flags(&self, idx: usize) -> MessagePartFlags {
+        self.parts
+            .get(idx)
+            .map_or(MessagePartFlags::empty(), |p| p.flags)
+    }
+
+    /// Flags of the parent of part `idx` (empty for the root).
+    pub fn parent_flags(&self, idx: usize) -> MessagePartFlags {
+        let parent = self.parts.get(idx).and_then(|p| p.parent);
+        parent.map_or(MessagePartFlags::empty(), |p| self.flags(p))
     }
 
     fn rest(&self) -> &'a [u8] {
@@ -626,21 +640,11 @@ fn content_type_flags(content_type: &[u8]) -> MessagePartFlags {
 }
 
 /// The first parameter called `name` (case-insensitively) after the
-/// content type.
-///
-/// TODO(rfc2231): switch to `rfc2231_parser` once it lands, so that a
-/// value split into `name*0`, `name*1`... is merged as in Dovecot; this
-/// reads plain parameters only.
+/// content type, RFC 2231 continuations merged.
 pub(crate) fn content_param(parser: &mut Rfc822Parser<'_>, name: &[u8]) -> Option<Vec<u8>> {
-    parser.nul_replacement = Some(NUL_REPLACEMENT);
-    let mut value = Vec::new();
-    loop {
-        match parser.parse_content_param(&mut value) {
-            Ok(None) => return None,
-            Ok(Some(key)) if key.eq_ignore_ascii_case(name) => return Some(value),
-            Ok(Some(_)) => {}
-            Err(_) if parser.at_end() => return None,
-            Err(_) => parser.advance(1),
-        }
-    }
+    let params = rfc2231_parser::parse(parser).params;
+    let mut found = params
+        .into_iter()
+        .filter(|(key, _)| key.eq_ignore_ascii_case(name));
+    found.next().map(|(_, value)| value)
 }

@@ -7,9 +7,12 @@
 //! and byte order marks are skipped, and at most `max_chars` characters
 //! are kept.
 
+use crate::mail::imap_bodystructure::MessageStructure;
 use crate::mail::mail_html2text::{self, Html2Text};
 use crate::mail::message_decoder::{BodyDecoder, Decoded};
 use crate::mail::message_parser::{Block, MessageParser, ParserSettings};
+use crate::mail::message_part::MessageParts;
+use crate::mail::message_part_data::MessagePartData;
 
 /// How many characters lib-storage keeps (`BODY_SNIPPET_MAX_CHARS`).
 pub const BODY_SNIPPET_MAX_CHARS: u32 = 200;
@@ -233,4 +236,58 @@ fn choose_part(
     }
     let is_text = content_type.len() >= 5 && content_type[..5].eq_ignore_ascii_case(b"text/");
     (!is_text).then_some(part)
+}
+
+/// The snippet lib-storage caches as `body.snippet` (without its
+/// version byte): that of the first text part, taken as a message of
+/// its own (`index_mail_write_body_snippet()`).
+pub fn mail_body_snippet(message: &[u8], structure: &MessageStructure) -> Vec<u8> {
+    let Some(idx) = first_text_part(&structure.parts, &structure.data, 0) else {
+        return Vec::new();
+    };
+    let part = &structure.parts.as_slice()[idx];
+    let start = (part.physical_pos as usize).min(message.len());
+    let len = part.header_size.physical_size + part.body_size.physical_size;
+    let end = start.saturating_add(len as usize).min(message.len());
+    message_snippet(&message[start..end], BODY_SNIPPET_MAX_CHARS)
+}
+
+fn is_icase(value: Option<&Vec<u8>>, what: &[u8]) -> bool {
+    value.is_some_and(|v| v.eq_ignore_ascii_case(what))
+}
+
+/// The part a snippet is made from: a text part, or in a multipart the
+/// first child that has one; in multipart/alternative text/plain first,
+/// then text/html, then other text
+/// (`index_mail_find_first_text_mime_part()`).
+fn first_text_part(parts: &MessageParts, data: &[MessagePartData], idx: usize) -> Option<usize> {
+    let d = &data[idx];
+    if d.content_type.is_none() || is_icase(d.content_type.as_ref(), b"text") {
+        return Some(idx);
+    }
+    if !is_icase(d.content_type.as_ref(), b"multipart") {
+        return None;
+    }
+    if !is_icase(d.content_subtype.as_ref(), b"alternative") {
+        return parts
+            .children(idx)
+            .find_map(|c| first_text_part(parts, data, c));
+    }
+
+    let (mut html, mut other) = (None, None);
+    for child in parts.children(idx) {
+        let c = &data[child];
+        if c.content_type.is_some() && !is_icase(c.content_type.as_ref(), b"text") {
+            continue;
+        }
+        if c.content_subtype.is_none() || is_icase(c.content_subtype.as_ref(), b"plain") {
+            return Some(child);
+        }
+        if is_icase(c.content_subtype.as_ref(), b"html") {
+            html = Some(child);
+        } else {
+            other = Some(child);
+        }
+    }
+    html.or(other)
 }
