@@ -199,6 +199,15 @@ fn mdbox_mailbox_and_map_index() {
     assert_replay_matches_index(&inbox);
 }
 
+#[test]
+fn mbox_inbox() {
+    require_dovecot!();
+    let home = MailHome::new("mbox:{home}/mail:INBOX={home}/mail/inbox");
+    populate(&home, "", 4);
+    let dir = home.path().join("mail/.imap/INBOX");
+    compare_dump(&home, &dir, &[], "mbox");
+}
+
 /// CONDSTORE through a real IMAP session: the modseq extension and
 /// per-message modseqs.
 #[test]
@@ -338,6 +347,67 @@ fn size_field_damage(index: &[u8]) -> Vec<(usize, u32)> {
         .into_iter()
         .flat_map(|f| values.iter().map(move |&v| (f, v)))
         .collect()
+}
+
+/// The committed fixture files, read once: (index, log) per directory.
+fn fixture_files() -> &'static [IndexFiles] {
+    static FILES: std::sync::OnceLock<Vec<IndexFiles>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let read = |d: &PathBuf| {
+            let map = d.join("dovecot.map.index.log").exists();
+            let prefix = if map {
+                "dovecot.map.index"
+            } else {
+                "dovecot.index"
+            };
+            IndexFiles::read(d, prefix).expect("fixture")
+        };
+        fixture_dirs().iter().map(read).collect()
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Random byte changes and truncations of a fixture's dovecot.index
+    /// and log: opening and dumping never panics.
+    #[test]
+    fn random_damage_never_panics(
+        which in 0usize..16,
+        in_log in proptest::bool::ANY,
+        flips in proptest::collection::vec((0usize..1 << 16, proptest::num::u8::ANY), 1..6),
+        cut in 0usize..1 << 16,
+    ) {
+        let all = fixture_files();
+        let mut files = all[which % all.len()].clone();
+        let target = match (in_log, files.index.as_mut()) {
+            (false, Some(index)) => index,
+            _ => files.log.as_mut().expect("log"),
+        };
+        for (at, byte) in flips {
+            let len = target.len().max(1);
+            if let Some(b) = target.get_mut(at % len) {
+                *b = byte;
+            }
+        }
+        if cut % 3 == 0 {
+            target.truncate(cut % (target.len() + 1));
+        }
+        if let Some(index) = &files.index {
+            let _ = IndexFile::decode(index);
+        }
+        if let Ok(opened) = open_index(&files) {
+            let _ = opened.map.to_file().encode();
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, data) in [("dovecot.index", &files.index), ("dovecot.index.log", &files.log)] {
+            if let Some(data) = data {
+                std::fs::write(dir.path().join(name), data).expect("write");
+            }
+        }
+        let out = doveadm_rs(&["dump", "-t", "index", dir.path().to_str().unwrap()]);
+        proptest::prop_assert!(matches!(out.status.code(), Some(0) | Some(75)), "{out:?}");
+    }
 }
 
 #[test]

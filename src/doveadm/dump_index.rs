@@ -5,6 +5,11 @@
 //!
 //! The index is opened as Dovecot opens it read-only: `dovecot.index`
 //! (or `dovecot.map.index`) plus the transaction log replayed on top.
+//! When dovecot.index is unusable, doveadm dumps an empty index and so
+//! does this, except on purpose where doveadm crashes: a record area
+//! shorter than messages_count makes Debian's doveadm try to fsck a
+//! read-only index and abort; here it is an unusable file like any
+//! other.
 
 use std::io::Write;
 use std::path::Path;

@@ -592,8 +592,10 @@ fn decode_ext(b: Bytes<'_>, offset: usize, header_size: usize, i: usize) -> Resu
     }
 
     let raw_name = b.slice(offset + EXT_HEADER_SIZE, name_size, "ext name")?;
+    // Like Dovecot, a name with control characters or invalid UTF-8
+    // reads as empty; other names are checked by check_ext.
     let name = match std::str::from_utf8(raw_name) {
-        Ok(s) if s.chars().all(|c| c.is_ascii_graphic() || c == ' ') => s.to_string(),
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
         _ => String::new(),
     };
     let hdr_size = b.u32(offset, "ext hdr_size")?;
