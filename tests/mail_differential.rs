@@ -483,3 +483,108 @@ fn received(line: &str) -> Option<String> {
         MboxTime::Local(tm) => tm.to_unix().map(|t| t.to_string()),
     }
 }
+
+/// Subjects whose base subjects SORT and THREAD compare: RFC 5256's
+/// leaders and trailers, and titlecasing and decomposition cases.
+const SORT_SUBJECTS: [&str; 24] = [
+    "Re: hello",
+    "hello",
+    "[list] Fwd: hello (fwd)",
+    "[fwd: Re: hello]",
+    "HELLO",
+    "=?iso-8859-1?q?caf=e9?=",
+    "Re: CAFÉ",
+    "cafe",
+    "ǆ digraph",
+    "Ǆ DIGRAPH",
+    "ǅ digraph",
+    "ﬁne",
+    "FINE",
+    "ṩ",
+    "Ṩ",
+    "한글",
+    "ᾳ",
+    "ß",
+    "Ω ω",
+    "  Re:   spaced\t  out  ",
+    "[blob]",
+    "[a] [b]",
+    "Re: [list] Re: x",
+    "",
+];
+
+#[test]
+fn base_subjects_sort_and_thread_like_dovecot() {
+    use dovecot_rs::mail::imap_base_subject::base_subject;
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    for (i, subject) in SORT_SUBJECTS.iter().enumerate() {
+        let message = format!(
+            "Subject: {subject}\nDate: {} Jan 2001 00:00:00 +0000\n\nb\n",
+            i + 1
+        );
+        home.save(None, message.as_bytes());
+    }
+    let out = home.imap(
+        "a SELECT INBOX\r\nb SORT (SUBJECT) UTF-8 ALL\r\n\
+         c THREAD ORDEREDSUBJECT UTF-8 ALL\r\nd LOGOUT\r\n",
+    );
+    let out = String::from_utf8_lossy(&out.stdout);
+
+    let bases: Vec<Vec<u8>> = SORT_SUBJECTS
+        .iter()
+        .map(|s| base_subject(s.as_bytes()).subject.into_bytes())
+        .collect();
+    let mut ours: Vec<usize> = (1..=bases.len()).collect();
+    ours.sort_by(|&a, &b| bases[a - 1].cmp(&bases[b - 1]).then(a.cmp(&b)));
+    let theirs = untagged(&out, "* SORT ");
+    let theirs: Vec<usize> = theirs.split(' ').map(|n| n.parse().unwrap()).collect();
+    assert_eq!(ours, theirs, "SORT (SUBJECT)");
+
+    let mut our_threads: Vec<Vec<usize>> = Vec::new();
+    for seq in 1..=bases.len() {
+        match our_threads
+            .iter_mut()
+            .find(|t| bases[t[0] - 1] == bases[seq - 1])
+        {
+            Some(thread) => thread.push(seq),
+            None => our_threads.push(vec![seq]),
+        }
+    }
+    assert_eq!(our_threads, thread_groups(untagged(&out, "* THREAD ")));
+}
+
+fn untagged<'a>(out: &'a str, prefix: &str) -> &'a str {
+    out.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} in {out}"))
+        .trim_end()
+}
+
+/// The messages of each top-level thread of a THREAD response.
+fn thread_groups(threads: &str) -> Vec<Vec<usize>> {
+    let mut groups = Vec::new();
+    let mut depth = 0;
+    let mut number = String::new();
+    for c in threads.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        if !number.is_empty() {
+            let group: &mut Vec<usize> = groups.last_mut().expect("number inside a thread");
+            group.push(number.parse().expect("sequence number"));
+            number.clear();
+        }
+        match c {
+            '(' if depth == 0 => {
+                groups.push(Vec::new());
+                depth = 1;
+            }
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    groups
+}

@@ -23,3 +23,4 @@ pub mod message_snippet;
 pub mod quoted_printable;
 pub mod rfc2231_parser;
 pub mod rfc822_parser;
+mod unicode_map;

@@ -81,11 +81,22 @@ impl MailHome {
     }
 
     pub fn doveadm_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.run_oracle("doveadm", args, stdin)
+    }
+
+    /// Run the real `imap` pre-authenticated on this home with
+    /// `commands` (CRLF-terminated IMAP commands) on its stdin.
+    pub fn imap(&self, commands: &str) -> Output {
+        self.run_oracle("/usr/lib/dovecot/imap", &[], commands.as_bytes())
+    }
+
+    fn run_oracle(&self, bin: &str, args: &[&str], stdin: &[u8]) -> Output {
         let mut child = Command::new(repo_dir().join("compat/doveadm"))
             .arg(self.path())
             .arg(&self.location)
             .args(args)
             .env("ORACLE_CONF_EXTRA", &self.conf_extra)
+            .env("ORACLE_BIN", bin)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
