@@ -9,7 +9,8 @@
 //! malformed payloads that doveadm handles on purpose ("too large",
 //! "broken entry"); where doveadm would read past the end of a payload
 //! that our decoder refuses, we stop with a fatal error naming the
-//! offset instead.
+//! offset instead, and also at a record without payload, where doveadm
+//! 2.3.19 aborts on an assertion.
 
 use std::io::Write;
 use std::path::Path;
@@ -218,6 +219,13 @@ impl<'a> DumpState<'a> {
         )?;
 
         let data_size = size - RECORD_HEADER_SIZE;
+        if data_size == 0 {
+            // doveadm 2.3.19 aborts here (it asks its stream for zero
+            // bytes); stopping with an error is the closest we can do.
+            return Err(DumpError::fatal(format!(
+                "record at offset {offset} has no payload"
+            )));
+        }
         let avail = left - RECORD_HEADER_SIZE;
         if avail < data_size {
             return Err(DumpError::fatal(format!(
@@ -250,11 +258,6 @@ impl<'a> DumpState<'a> {
     fn decode(&self, rec: &Rec) -> Result<RecordBody, FormatError> {
         let type_code = rec.type_bits & TYPE_MASK;
         let at = (rec.offset + RECORD_HEADER_SIZE) as u64;
-        if rec.payload.is_empty() {
-            if let Some(empty) = empty_array_body(type_code) {
-                return Ok(empty);
-            }
-        }
         let ctx = BodyContext {
             ext_record_size: Some(self.intro_record_size),
         };
@@ -352,23 +355,6 @@ fn corrupt(e: FormatError) -> DumpError {
 fn corrupt_at(rec: &Rec, e: FormatError) -> DumpError {
     let at = (rec.offset + RECORD_HEADER_SIZE) as u64 + e.offset;
     corrupt(FormatError::new(at, e.reason))
-}
-
-/// The body doveadm walks for an empty payload of an array type: no
-/// entries.
-fn empty_array_body(type_code: u32) -> Option<RecordBody> {
-    Some(match type_code {
-        t if t == TYPE_EXPUNGE | EXPUNGE_PROT => RecordBody::Expunge(Vec::new()),
-        t if t == TYPE_EXPUNGE_GUID | EXPUNGE_PROT => RecordBody::ExpungeGuid(Vec::new()),
-        TYPE_APPEND => RecordBody::Append(Vec::new()),
-        TYPE_FLAG_UPDATE => RecordBody::FlagUpdate(Vec::new()),
-        TYPE_EXT_ATOMIC_INC => RecordBody::ExtAtomicInc(Vec::new()),
-        TYPE_KEYWORD_RESET => RecordBody::KeywordReset(Vec::new()),
-        TYPE_MODSEQ_UPDATE => RecordBody::ModseqUpdate(Vec::new()),
-        TYPE_INDEX_DELETED => RecordBody::IndexDeleted,
-        TYPE_INDEX_UNDELETED => RecordBody::IndexUndeleted,
-        _ => return None,
-    })
 }
 
 /// A stand-in body for a payload that did not decode, when the type
