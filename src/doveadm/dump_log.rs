@@ -80,6 +80,9 @@ fn dump_log_file(path: &Path, _args: &[String], out: &mut dyn Write) -> DumpResu
 }
 
 /// doveadm's message for a file it cannot read.
+// TODO(dump-log-errors): doveadm adds the euid, egid and the missing
+// permission to an EACCES message (eacces_error_get()); we print only
+// strerror, which differs for files the caller may not read.
 fn read_error(path: &Path, e: &std::io::Error) -> DumpError {
     let text = e.to_string();
     let strerror = text.split(" (os error").next().unwrap_or(&text);
