@@ -254,7 +254,11 @@ mod tests {
         let e = Envelope::from_message(message.as_bytes());
         assert_eq!(e.from.len() + e.to.len(), MAX_TOTAL_ADDRESSES);
         assert!(e.cc.is_empty());
-        assert_eq!(e.subject.as_ref().map(Vec::len), Some(subject.len()));
+        // The header block's values may add up to 10 MB: the subject is
+        // cut one byte short of that (as Debian's doveadm does).
+        let limit = crate::mail::message_header_parser::HEADER_BLOCK_DEFAULT_MAX_SIZE;
+        let used = "f@x".len() + to.len() + "c@x".len();
+        assert_eq!(e.subject.as_ref().map(Vec::len), Some(limit - used - 1));
         let _ = e.to_imap();
     }
 }

@@ -12,9 +12,11 @@
 //! Differences from Dovecot, on purpose: the whole message is in memory,
 //! so a line is never split because an input buffer filled up.
 //!
-//! TODO(header-limit): Debian's 2.3.19.1 caps a header block at 10 MB
-//! (`message_parse_header_set_limit()`, from the CVE-2024-23185 fix);
-//! blocks past the cap are not truncated here yet.
+//! Debian's 2.3.19.1 carries the CVE-2024-23185 fix: the values of one
+//! header block may add up to 10 MB ([`HEADER_BLOCK_DEFAULT_MAX_SIZE`],
+//! `message_parse_header_set_limit()`); the value that reaches the limit
+//! is cut one byte short of it and later values are empty, while sizes
+//! still count every byte. (Measured against Debian's doveadm.)
 
 use std::borrow::Cow;
 
@@ -24,6 +26,10 @@ use crate::mail::message_part::MessageSize;
 
 /// RFC 5322's line limit; longer names make the whole line a value.
 const HEADER_NAME_MAX_LEN: usize = 1000;
+
+/// How many value bytes one header block may have
+/// (`MESSAGE_HEADER_BLOCK_DEFAULT_MAX_SIZE`).
+pub const HEADER_BLOCK_DEFAULT_MAX_SIZE: usize = 10 * 1024 * 1024;
 
 bitflags! {
     /// `enum message_header_parser_flags` (values are interface).
@@ -151,9 +157,17 @@ pub struct HeaderParser<'a> {
     continues: bool,
     last_crlf: bool,
     last_no_newline: bool,
-    /// The unfolded value so far, when flags make it differ from the
-    /// input bytes.
+    /// The unfolded value so far, when flags or the size limit make it
+    /// differ from the input bytes.
     value_buf: Vec<u8>,
+    /// The current header's unfolded value is built in `value_buf`.
+    header_owned: bool,
+    /// End of the previous line's content.
+    prev_content_end: usize,
+
+    /// Value bytes allowed in the block, and used so far.
+    max_size: usize,
+    used: usize,
 }
 
 impl<'a> HeaderParser<'a> {
@@ -173,7 +187,23 @@ impl<'a> HeaderParser<'a> {
             last_crlf: false,
             last_no_newline: false,
             value_buf: Vec::new(),
+            header_owned: false,
+            prev_content_end: 0,
+            max_size: HEADER_BLOCK_DEFAULT_MAX_SIZE,
+            used: 0,
         }
+    }
+
+    /// How many value bytes the block may have
+    /// (`message_parse_header_set_limit()`).
+    pub fn set_limit(&mut self, max_size: usize) {
+        self.max_size = max_size;
+    }
+
+    /// Lower the limit, never raise it
+    /// (`message_parse_header_lower_limit()`).
+    pub fn lower_limit(&mut self, max_size: usize) {
+        self.max_size = self.max_size.min(max_size);
     }
 
     /// Size of the lines read so far.
@@ -248,6 +278,7 @@ impl<'a> HeaderParser<'a> {
         if !continued {
             self.name_offset = start as u64;
             self.value_buf.clear();
+            self.header_owned = false;
         }
         let end = self.scan_line(!continued)?;
         self.count_line(&end);
@@ -261,12 +292,39 @@ impl<'a> HeaderParser<'a> {
         } else {
             self.first_line(line, &end)
         };
+        self.apply_limit(&mut hdr);
         hdr.full_value = self.full_value(&hdr, start);
+        self.prev_content_end = start + end.size;
 
         self.last_crlf = end.crlf && !self.flags.contains(HeaderParserFlags::DROP_CR);
         self.last_no_newline = end.no_newline;
         self.continues = hdr.continues;
         Some(hdr)
+    }
+
+    /// Cut the value at the block's size limit. A header cut short has
+    /// its unfolded value built in `value_buf` from then on.
+    fn apply_limit(&mut self, hdr: &mut HeaderLine<'a>) {
+        let len = hdr.value.len();
+        if self.used + len < self.max_size {
+            self.used += len;
+            return;
+        }
+        let keep = self.max_size.saturating_sub(self.used + 1).min(len);
+        self.used = self.max_size;
+        if keep == len {
+            return;
+        }
+        hdr.value = &hdr.value[..keep];
+        if !self.header_owned && !self.folds_itself() {
+            self.header_owned = true;
+            self.value_buf.clear();
+            if hdr.continued {
+                let from = self.full_value_offset as usize;
+                let to = self.prev_content_end.max(from);
+                self.value_buf.extend_from_slice(&self.data[from..to]);
+            }
+        }
     }
 
     fn count_line(&mut self, end: &LineEnd) {
@@ -361,11 +419,15 @@ impl<'a> HeaderParser<'a> {
         }
     }
 
+    /// Do the flags make the unfolded value differ from the input bytes?
+    fn folds_itself(&self) -> bool {
+        let folding = HeaderParserFlags::DROP_CR | HeaderParserFlags::CLEAN_ONELINE;
+        self.flags.intersects(folding)
+    }
+
     /// The unfolded value, on the header's last line.
     fn full_value(&mut self, hdr: &HeaderLine<'a>, line_start: usize) -> Cow<'a, [u8]> {
-        let exact = !self
-            .flags
-            .intersects(HeaderParserFlags::DROP_CR | HeaderParserFlags::CLEAN_ONELINE);
+        let exact = !self.header_owned && !self.folds_itself();
         if exact {
             if hdr.continues || hdr.eoh {
                 return Cow::Borrowed(b"");
