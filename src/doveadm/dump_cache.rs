@@ -34,6 +34,8 @@ use crate::index::format::cache::{
     CacheView, EntryRef, FieldDef, FieldType, HeaderValue, RecordRef, number, offset_to_uint32,
     strip_nul,
 };
+use crate::mail::message_part::MessagePart;
+use crate::mail::message_part_serialize;
 
 /// The cache file of an index being dumped, and whether it is usable.
 #[derive(Debug)]
@@ -267,11 +269,46 @@ fn binary_value(line: &mut Vec<u8>, def: &FieldDef, data: &[u8]) {
     }
 }
 
-/// `dump_cache_mime_parts()`: the deserialized part tree.
-fn mime_parts(line: &mut Vec<u8>, _data: &[u8]) {
-    // TODO(cache-dump): print the part tree decoded by lib-mail's
-    // message_part_deserialize() counterpart once src/mail has it.
+/// `dump_cache_mime_parts()`: the deserialized part tree, or why it
+/// could not be deserialized.
+fn mime_parts(line: &mut Vec<u8>, data: &[u8]) {
     line.push(b' ');
+    match message_part_serialize::deserialize(data) {
+        Ok(parts) => push_parts(line, parts.as_slice()),
+        Err(e) => line.extend_from_slice(format!("error: {}", e.reason).as_bytes()),
+    }
+}
+
+/// `dump_message_part()` over the parts in message order: each part in
+/// parentheses, its children inside after a space. Iterative, so a deep
+/// tree cannot exhaust the stack.
+fn push_parts(line: &mut Vec<u8>, parts: &[MessagePart]) {
+    let mut open_ends: Vec<usize> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let text = format!(
+            "(pos={} hdr.p={} hdr.v={} body.p={} body.v={} flags={:x}",
+            part.physical_pos,
+            part.header_size.physical_size,
+            part.header_size.virtual_size,
+            part.body_size.physical_size,
+            part.body_size.virtual_size,
+            part.flags.bits()
+        );
+        line.extend_from_slice(text.as_bytes());
+        if part.children_count > 0 {
+            line.push(b' ');
+            open_ends.push(i + 1 + part.children_count as usize);
+        } else {
+            line.push(b')');
+        }
+        while open_ends.last().is_some_and(|&end| end <= i + 1) {
+            open_ends.pop();
+            line.push(b')');
+        }
+    }
+    for _ in open_ends {
+        line.push(b')');
+    }
 }
 
 /// Line numbers, then ": " and the text, which C's "%.*s" ends at a NUL.
