@@ -6,7 +6,6 @@
 //! the rules in [`boundary`]; `docs/CAPI.md` explains the whole scheme.
 
 pub mod boundary;
-pub mod localtime;
 pub mod log;
 pub mod sys;
 
