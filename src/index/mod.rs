@@ -5,4 +5,12 @@
 //! transactions, sync, locking) is built on top of it.
 
 pub mod format;
+pub mod fsck;
+pub mod mail_index;
 pub mod map;
+pub mod sync;
+pub mod transaction;
+pub mod transaction_log;
+pub mod view;
+pub mod view_sync;
+pub mod write;

@@ -139,11 +139,69 @@ pub fn wait_lock<'fd>(
     method: LockMethod,
     timeout: Duration,
 ) -> Result<FileLock<'fd>, LockError> {
+    retry_until(path, timeout, || try_lock(fd, path, kind, method))
+}
+
+/// A held `fcntl` or `flock` lock that owns a duplicate of the locked
+/// descriptor, for locks kept across calls (the transaction log's head
+/// lock). The lock belongs to the shared open file description and is
+/// released when this is dropped.
+#[derive(Debug)]
+pub struct OwnedFileLock {
+    file: std::fs::File,
+    path: PathBuf,
+    method: LockMethod,
+}
+
+impl OwnedFileLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for OwnedFileLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsFd;
+        let _ = lock_once(self.file.as_fd(), self.method, None);
+    }
+}
+
+/// [`wait_lock`] on `file`, returning a lock that owns a duplicate of it.
+pub fn wait_lock_owned(
+    file: &std::fs::File,
+    path: &Path,
+    kind: LockKind,
+    method: LockMethod,
+    timeout: Duration,
+) -> Result<OwnedFileLock, LockError> {
+    use std::os::fd::AsFd;
+    let dup = file
+        .try_clone()
+        .map_err(|source| lock_error(method, path, source))?;
+    retry_until(path, timeout, || {
+        match lock_once(dup.as_fd(), method, Some(kind)) {
+            Ok(locked) => Ok(locked.then_some(())),
+            Err(source) => Err(lock_error(method, path, source)),
+        }
+    })?;
+    Ok(OwnedFileLock {
+        file: dup,
+        path: path.to_path_buf(),
+        method,
+    })
+}
+
+/// Call `attempt` until it gives a lock or `timeout` has passed.
+fn retry_until<T>(
+    path: &Path,
+    timeout: Duration,
+    mut attempt: impl FnMut() -> Result<Option<T>, LockError>,
+) -> Result<T, LockError> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
 
     loop {
-        if let Some(lock) = try_lock(fd, path, kind, method)? {
+        if let Some(lock) = attempt()? {
             return Ok(lock);
         }
         let now = Instant::now();

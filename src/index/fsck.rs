@@ -1,0 +1,146 @@
+//! Repairing an index whose header disagrees with its records
+//! (mail-index-fsck.c): the message, seen and deleted counts, the
+//! lowwater UIDs, `next_uid` and `first_recent_uid` are recomputed from
+//! the records, and the header is marked `FSCKD`. The repaired map is
+//! written to `dovecot.index` when the index is writable.
+//!
+//! Not done yet: checking extension and keyword headers (an index whose
+//! extensions do not decode is rebuilt from the log instead).
+
+use std::sync::Arc;
+
+use super::format::index::{hdr_flags, mail_flags};
+use super::mail_index::Index;
+use super::map::IndexMap;
+
+/// Repair the header of `map` from its records. Returns what was wrong.
+pub fn fsck_map(map: &mut IndexMap) -> Vec<String> {
+    let mut fixed = Vec::new();
+    let count = map.records.len() as u32;
+    let (mut seen, mut deleted) = (0u32, 0u32);
+    let (mut first_unseen, mut first_deleted) = (0u32, 0u32);
+    let mut last_uid = 0u32;
+    for i in 0..map.records.len() {
+        let uid = map.records.uid(i).unwrap_or(0);
+        let flags = map.records.flags(i).unwrap_or(0);
+        if flags & mail_flags::SEEN != 0 {
+            seen += 1;
+        } else if first_unseen == 0 {
+            first_unseen = uid;
+        }
+        if flags & mail_flags::DELETED != 0 {
+            deleted += 1;
+            if first_deleted == 0 {
+                first_deleted = uid;
+            }
+        }
+        last_uid = last_uid.max(uid);
+    }
+
+    let hdr = &mut map.hdr;
+    let mut set = |name: &str, field: &mut u32, value: u32| {
+        if *field != value {
+            fixed.push(format!("{name} {} -> {value}", *field));
+            *field = value;
+        }
+    };
+    let next_uid = hdr.next_uid.max(last_uid + 1);
+    set("next_uid", &mut hdr.next_uid, next_uid);
+    set("messages_count", &mut hdr.messages_count, count);
+    set("seen_messages_count", &mut hdr.seen_messages_count, seen);
+    set(
+        "deleted_messages_count",
+        &mut hdr.deleted_messages_count,
+        deleted,
+    );
+    let unseen = if first_unseen == 0 {
+        next_uid
+    } else {
+        first_unseen
+    };
+    let low_unseen = hdr.first_unseen_uid_lowwater.min(unseen).max(1);
+    set(
+        "first_unseen_uid_lowwater",
+        &mut hdr.first_unseen_uid_lowwater,
+        low_unseen,
+    );
+    let del = if first_deleted == 0 {
+        next_uid
+    } else {
+        first_deleted
+    };
+    let low_deleted = hdr.first_deleted_uid_lowwater.min(del).max(1);
+    set(
+        "first_deleted_uid_lowwater",
+        &mut hdr.first_deleted_uid_lowwater,
+        low_deleted,
+    );
+    let recent = hdr.first_recent_uid.clamp(1, next_uid);
+    set("first_recent_uid", &mut hdr.first_recent_uid, recent);
+    if hdr.uid_validity == 0 && hdr.next_uid != 1 {
+        let now = super::mail_index::unix_now();
+        set("uid_validity", &mut hdr.uid_validity, now);
+    }
+    if !fixed.is_empty() {
+        hdr.flags |= hdr_flags::FSCKD;
+    }
+    fixed
+}
+
+/// Fsck the head map if its header fails Dovecot's checks, and write
+/// the result when we may.
+pub(crate) fn fsck_if_needed(index: &mut Index) {
+    if let Err(e) = index.map.check_header() {
+        log::warn!("{}: {e}, fscking", index.filepath.display());
+        index.fsck();
+    }
+}
+
+impl Index {
+    /// mail_index_fsck: repair the head map's header and write it.
+    pub fn fsck(&mut self) -> Vec<String> {
+        let map = Arc::make_mut(&mut self.map);
+        let fixed = fsck_map(map);
+        for what in &fixed {
+            self.errors.push(format!("fsck: {what}"));
+        }
+        if fixed.is_empty() || self.readonly || self.in_memory {
+            return fixed;
+        }
+        let locked = self.log_mut().and_then(|log| Ok(log.lock_head()?));
+        if locked.is_ok() {
+            if let Err(e) = self.write_index_file() {
+                log::error!("{}: fsck write failed: {e}", self.filepath.display());
+            }
+            if !self.sync_locked {
+                if let Some(log) = self.log.as_mut() {
+                    log.unlock();
+                }
+            }
+        }
+        fixed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_lowwaters_are_recomputed() {
+        let mut map = IndexMap::new(1);
+        map.records.push(1, mail_flags::SEEN);
+        map.records.push(3, mail_flags::DELETED);
+        map.hdr.messages_count = 5;
+        map.hdr.next_uid = 2;
+        map.hdr.seen_messages_count = 0;
+        let fixed = fsck_map(&mut map);
+        assert!(!fixed.is_empty());
+        assert_eq!(map.hdr.messages_count, 2);
+        assert_eq!(map.hdr.next_uid, 4);
+        assert_eq!(map.hdr.seen_messages_count, 1);
+        assert_eq!(map.hdr.deleted_messages_count, 1);
+        assert_eq!(map.hdr.first_unseen_uid_lowwater, 1);
+        assert!(map.check_header().is_ok());
+    }
+}
