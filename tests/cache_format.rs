@@ -430,12 +430,14 @@ fn populate(home: &MailHome) {
         home.save(None, msg);
     }
     home.doveadm_ok(&["fetch", FETCH_FIELDS, "all"]);
-    home.doveadm_ok(&["fetch", "hdr.received date.received size.physical", "all"]);
+    let more = "hdr.received date.received size.physical imap.body date.saved pop3.uidl guid";
+    home.doveadm_ok(&["fetch", more, "all"]);
     imap(
         home,
         "s SELECT INBOX\r\n\
          a FETCH 3 (BODY.PEEK[HEADER.FIELDS (SUBJECT X-Extra)] ENVELOPE)\r\n\
          b FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT X-Extra)] BODYSTRUCTURE)\r\n\
+         c FETCH 2 (BINARY.PEEK[1] BINARY.SIZE[2])\r\n\
          z LOGOUT\r\n",
     );
     home.save(None, LATE);
