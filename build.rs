@@ -36,6 +36,7 @@ mod capi {
     const FUNCTIONS: &str = "^(lib_init|lib_deinit|lib_is_initialized\
         |i_panic|i_fatal|i_error|i_warning|i_info|i_debug\
         |i_set_failure_file|i_set_failure_prefix|i_get_failure_handlers\
+        |i_strdup_until\
         |pool_.*|p_.*|t_.*|buffer_.*|str_.*|array_.*\
         |i_stream_.*|event_.*|e_.*)$";
 

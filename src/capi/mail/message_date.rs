@@ -12,6 +12,7 @@ use std::ffi::{c_char, c_int, c_uchar};
 use libc::time_t;
 
 use crate::capi::boundary::{bytes, guard, t_strndup, write_out};
+use crate::capi::localtime::local_moment;
 use crate::mail::message_date;
 
 /// Parses an RFC 2822 date of `size` bytes at `data`. On success returns
@@ -52,27 +53,7 @@ pub unsafe extern "C" fn message_date_parse(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn message_date_create(timestamp: time_t) -> *const c_char {
     guard("message_date_create", || {
-        let gmtoff = local_gmtoff(timestamp);
-        // Dovecot prints localtime()'s fields with the offset cut to whole
-        // minutes (utc_offset()). Old zones (LMT) have offsets with
-        // seconds: shift the moment by those seconds so the fields shown
-        // are still localtime()'s.
-        let minutes = gmtoff / 60;
-        let seconds = gmtoff % 60;
-        let text = message_date::create(timestamp + seconds, minutes as i32);
-        t_strndup(text.as_bytes())
+        let (moment, offset) = local_moment(timestamp);
+        t_strndup(message_date::create(moment, offset).as_bytes())
     })
-}
-
-/// Seconds east of UTC of the local zone at `timestamp`, from
-/// `localtime()` as Dovecot's `utc_offset()` reads it.
-fn local_gmtoff(timestamp: time_t) -> i64 {
-    // SAFETY: an all-zero `struct tm` is a valid value to overwrite.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-
-    // SAFETY: both pointers are to live locals; localtime_r is the
-    // thread-safe localtime().
-    let local = unsafe { libc::localtime_r(&timestamp, &mut tm) };
-    assert!(!local.is_null(), "localtime({timestamp}) failed");
-    tm.tm_gmtoff
 }

@@ -1,5 +1,8 @@
 //! lib-mail's C ABI (`capi-mail`): one file per original header.
 
+pub mod mbox_from;
 pub mod message_date;
+pub mod message_id;
 pub mod quoted_printable;
+pub mod rfc2231_parser;
 pub mod rfc822_parser;

@@ -68,15 +68,16 @@ const fn atext_table() -> [c_uchar; 256] {
     table
 }
 
-/// Runs one parser step on `ctx` and maps Dovecot's 1/0/-1 result.
+/// Runs `run` on a Rust parser over `ctx`'s `data..end` and writes the
+/// new position (and the last comment) back to `ctx`.
 ///
 /// # Safety
 /// `ctx` must be NULL or a context set up by `rfc822_parser_init()` whose
 /// buffer and strings are still valid.
-unsafe fn step(
+pub(super) unsafe fn with_parser<T>(
     ctx: *mut rfc822_parser_context,
-    run: impl FnOnce(&mut Rfc822Parser) -> Result<Next>,
-) -> c_int {
+    run: impl FnOnce(&mut Rfc822Parser) -> T,
+) -> T {
     // SAFETY: the caller passes a valid context (NULL panics).
     let ctx = unsafe { non_null_mut(ctx, "ctx") };
     // SAFETY: data..end is the caller's buffer (parser contract).
@@ -98,7 +99,19 @@ unsafe fn step(
         comment.truncate(0);
         comment.append(text);
     }
-    match result {
+    result
+}
+
+/// Runs one parser step on `ctx` and maps Dovecot's 1/0/-1 result.
+///
+/// # Safety
+/// As for [`with_parser`].
+unsafe fn step(
+    ctx: *mut rfc822_parser_context,
+    run: impl FnOnce(&mut Rfc822Parser) -> Result<Next>,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    match unsafe { with_parser(ctx, run) } {
         Ok(Next::More) => 1,
         Ok(Next::End) => 0,
         Err(_) => -1,
