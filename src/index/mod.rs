@@ -4,6 +4,7 @@
 //! [`format`] holds the byte codecs (no I/O). The engine (map, views,
 //! transactions, sync, locking) is built on top of it.
 
+pub mod cache;
 pub mod format;
 pub mod fsck;
 pub mod mail_index;

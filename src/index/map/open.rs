@@ -110,7 +110,7 @@ impl<'a> LogFileView<'a> {
 
 /// Where the complete transactions from `start` end: an unfinished
 /// record or a boundary pointing past the end stops the reading.
-fn sync_end(data: &[u8], start: usize) -> usize {
+pub(crate) fn sync_end(data: &[u8], start: usize) -> usize {
     let mut end = start;
     for raw in RawRecords::new(data, start) {
         let Ok(raw) = raw else { break };
