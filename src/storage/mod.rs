@@ -1,3 +1,8 @@
 //! lib-storage: users, mailbox lists and mailbox formats.
 //!
-//! TODO(storage): nothing is implemented yet; Maildir comes first.
+//! So far only [`maildir`]'s file formats exist.
+//!
+//! TODO(storage): users, mail locations, mailbox lists and the mailbox
+//! API are not built yet.
+
+pub mod maildir;
