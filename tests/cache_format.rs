@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 use common::{MailHome, assert_same_output, fixtures_dir, repo_dir};
 use dovecot_rs::doveadm::dump_cache::CacheDump;
 use dovecot_rs::index::format::cache::{
-    CacheFile, CacheView, Decision, FieldHeader, Region, offset_to_uint32, uint32_to_offset,
+    CacheFile, CacheView, Decision, FieldEntry, FieldHeader, Region, offset_to_uint32,
+    uint32_to_offset,
 };
 
 // ---------------------------------------------------------------------
@@ -176,6 +177,24 @@ fn fixtures_round_trip_byte_for_byte() {
     assert!(forced && appended && purged, "{forced} {appended} {purged}");
 }
 
+/// Headers and entries built from their values lay out exactly as the
+/// ones Dovecot wrote.
+#[test]
+fn fixtures_lay_out_like_dovecot_writes() {
+    for dir in fixture_cases() {
+        let (cache, _) = read_case(&dir);
+        let file = CacheFile::decode(&cache).unwrap();
+        for header in file.field_headers() {
+            let built = FieldHeader::new(header.next_offset, header.fields.clone());
+            assert_eq!(&built, header, "{}", dir.display());
+        }
+        for entry in file.records().flat_map(|r| &r.entries) {
+            let built = FieldEntry::new(entry.field, entry.size_prefixed, entry.data.clone());
+            assert_eq!(&built, entry, "{}", dir.display());
+        }
+    }
+}
+
 #[test]
 fn fixtures_dump_like_doveadm() {
     for dir in fixture_cases() {
@@ -187,9 +206,16 @@ fn fixtures_dump_like_doveadm() {
 // ---------------------------------------------------------------------
 // Bad input: every cut and many flipped words give errors, not panics.
 
-/// Decode and dump `bytes` every way we can; only panics fail.
+/// Decode and dump `bytes` every way we can: nothing panics, and what
+/// decodes re-encodes to the same bytes.
 fn exercise(bytes: &[u8], real: &RealDump) {
-    let _ = CacheFile::decode(bytes);
+    let decoded = [CacheFile::decode(bytes), CacheFile::decode_lenient(bytes)];
+    for file in decoded.into_iter().flatten() {
+        assert!(
+            file.encode() == bytes,
+            "decoded, but re-encodes differently"
+        );
+    }
     let _ = CacheView::open(bytes);
     let mut out = Vec::new();
     let mut dump = CacheDump::open(Some(bytes), real.indexid);
@@ -248,7 +274,7 @@ fn landmarks(file: &CacheFile) -> (usize, usize) {
         .iter()
         .filter_map(|r| match r {
             Region::FieldHeader { offset, .. } => Some(*offset as usize),
-            Region::Record(_) => None,
+            _ => None,
         })
         .next_back()
         .unwrap();
@@ -363,6 +389,51 @@ fn record_errors_name_offset_and_reason() {
     assert_eq!(
         (e.offset, e.reason.as_str()),
         (last as u64, "record list is circular")
+    );
+}
+
+#[test]
+fn lenient_decoding_keeps_damage_between_blocks() {
+    let (cache, file) = first_fixture();
+    assert_eq!(CacheFile::decode_lenient(&cache).unwrap(), file);
+
+    // A torn append at the end.
+    let mut torn = cache.clone();
+    torn.extend_from_slice(&[0xff; 10]);
+    assert!(CacheFile::decode(&torn).is_err());
+    let lenient = CacheFile::decode_lenient(&torn).unwrap();
+    assert!(lenient.encode() == torn);
+    let tail = Region::Unparsed {
+        offset: cache.len() as u32,
+        bytes: vec![0xff; 10],
+    };
+    assert_eq!(lenient.regions.last(), Some(&tail));
+    assert_eq!(lenient.records().count(), file.records().count());
+
+    // A broken record: it and what follows, up to the next field header
+    // or the end, are kept as bytes; what precedes it is intact.
+    let recs: Vec<u32> = file.records().map(|r| r.offset).collect();
+    let mid = recs[recs.len() / 2];
+    let mut broken = cache.clone();
+    put_u32(&mut broken, mid as usize + 4, 6);
+    let lenient = CacheFile::decode_lenient(&broken).unwrap();
+    assert!(lenient.encode() == broken);
+    let unparsed = lenient.regions.iter().find_map(|r| match r {
+        Region::Unparsed { offset, .. } => Some(*offset),
+        _ => None,
+    });
+    assert_eq!(unparsed, Some(mid));
+    let before: Vec<u32> = lenient
+        .records()
+        .map(|r| r.offset)
+        .filter(|&o| o < mid)
+        .collect();
+    assert_eq!(
+        before,
+        recs.iter()
+            .copied()
+            .filter(|&o| o < mid)
+            .collect::<Vec<_>>()
     );
 }
 

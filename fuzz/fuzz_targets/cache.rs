@@ -1,6 +1,6 @@
-//! `dovecot.index.cache` from untrusted bytes: the strict codec must
-//! either fail or re-encode the input exactly, and Dovecot's lookup path
-//! and the dump must never panic.
+//! `dovecot.index.cache` from untrusted bytes: the strict and lenient
+//! decoders must either fail or re-encode the input exactly, and
+//! Dovecot's lookup path and the dump must never panic.
 //!
 //! Seed it with the real files: `tests/fixtures/cache/*/dovecot.index.cache`.
 #![no_main]
@@ -12,6 +12,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(file) = CacheFile::decode(data) {
         assert_eq!(file.encode(), data, "decode/encode round trip");
+    }
+    if let Ok(file) = CacheFile::decode_lenient(data) {
+        assert_eq!(file.encode(), data, "lenient decode/encode round trip");
     }
 
     let Ok(view) = CacheView::open(data) else {

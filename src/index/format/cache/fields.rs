@@ -29,6 +29,9 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// The type for a stored byte. Dovecot's check lets 5
+    /// (`MAIL_CACHE_FIELD_COUNT`) through and then aborts on it; here it
+    /// is refused like the larger values.
     pub fn from_u8(v: u8) -> Option<FieldType> {
         Some(match v {
             0 => FieldType::FixedSize,
@@ -123,6 +126,20 @@ const FIXED_PART: usize = 12;
 const PER_FIELD: usize = 10;
 
 impl FieldHeader {
+    /// A header holding `fields`, laid out as Dovecot writes one
+    /// (mail_cache_header_fields_get()): `size` without the padding, then
+    /// zeros to the next 4-byte boundary.
+    pub fn new(next_offset: u32, fields: Vec<FieldDef>) -> FieldHeader {
+        let names: usize = fields.iter().map(|f| f.name.len() + 1).sum();
+        let size = FIXED_PART + PER_FIELD * fields.len() + names;
+        FieldHeader {
+            next_offset,
+            size: size as u32,
+            fields,
+            trailing: vec![0; size.next_multiple_of(4) - size],
+        }
+    }
+
     /// The newer header's offset (0: this one is the latest).
     pub fn next(&self) -> u32 {
         offset_to_uint32(self.next_offset)

@@ -19,9 +19,9 @@
 //! TODO(cache-write): appending records and field headers, purging
 //! (mail-cache-transaction.c, mail-cache-purge.c) and the decisions
 //! (mail-cache-decisions.c) belong to the cache engine, not the codec.
-//! TODO(cache-format): files with garbage between blocks (a torn append
-//! after a crash) are refused by [`CacheFile::decode`] although Dovecot
-//! reads around them; [`CacheView`] reads them as Dovecot does.
+//! Files with damage between blocks (a torn append after a crash), which
+//! Dovecot reads around, are refused by [`CacheFile::decode`] and kept as
+//! [`Region::Unparsed`] by [`CacheFile::decode_lenient`].
 
 mod fields;
 mod header;
@@ -29,7 +29,7 @@ mod record;
 mod value;
 mod view;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 pub use fields::{Decision, FieldDef, FieldHeader, FieldType, field_header_chain};
 pub use header::{CacheHeader, MAJOR_VERSION, MINOR_VERSION, SIZEOF_UOFF_T};
@@ -80,6 +80,9 @@ pub enum Region {
     /// A record, reachable from the index or not (expunged messages'
     /// records stay until the next purge).
     Record(CacheRecord),
+    /// Bytes that are neither, kept as they are; only
+    /// [`CacheFile::decode_lenient`] makes these.
+    Unparsed { offset: u32, bytes: Vec<u8> },
 }
 
 /// A whole cache file: the header and every region after it.
@@ -97,14 +100,34 @@ impl CacheFile {
     /// names) and records; a record's `prev_offset` is 0 or an earlier
     /// record. Anything else is a [`FormatError`].
     pub fn decode(data: &[u8]) -> Result<CacheFile> {
+        let file = Self::decode_with(data, false)?;
+        check_prev_offsets(&file.regions)?;
+        Ok(file)
+    }
+
+    /// Decode a file that may hold damage between its blocks, such as a
+    /// torn append after a crash, which Dovecot reads around: whatever
+    /// is not a field header of the chain or a whole record, up to the
+    /// next field header or the end, becomes a [`Region::Unparsed`]. The
+    /// header and the field header in force must still be valid.
+    pub fn decode_lenient(data: &[u8]) -> Result<CacheFile> {
+        Self::decode_with(data, true)
+    }
+
+    fn decode_with(data: &[u8], lenient: bool) -> Result<CacheFile> {
         let bytes = Bytes::new(data);
         let header = CacheHeader::decode(bytes)?;
         let chain = field_header_chain(bytes, &header)?;
         let latest = *chain.last().expect("the chain is never empty");
         let fields = FieldHeader::decode(bytes, latest)?.fields;
 
-        let regions = decode_regions(bytes, &chain, &fields)?;
-        check_prev_offsets(&regions)?;
+        let scanner = RegionScanner {
+            bytes,
+            anchors: chain.iter().copied().collect(),
+            fields: &fields,
+            lenient,
+        };
+        let regions = scanner.scan()?;
         Ok(CacheFile { header, regions })
     }
 
@@ -115,6 +138,7 @@ impl CacheFile {
             match region {
                 Region::FieldHeader { header, .. } => header.encode(&mut out),
                 Region::Record(rec) => rec.encode(&mut out),
+                Region::Unparsed { bytes, .. } => out.extend_from_slice(bytes),
             }
         }
         out
@@ -130,7 +154,7 @@ impl CacheFile {
     pub fn field_headers(&self) -> impl Iterator<Item = &FieldHeader> {
         self.regions.iter().filter_map(|r| match r {
             Region::FieldHeader { header, .. } => Some(header),
-            Region::Record(_) => None,
+            _ => None,
         })
     }
 
@@ -138,34 +162,74 @@ impl CacheFile {
     pub fn records(&self) -> impl Iterator<Item = &CacheRecord> {
         self.regions.iter().filter_map(|r| match r {
             Region::Record(rec) => Some(rec),
-            Region::FieldHeader { .. } => None,
+            _ => None,
         })
     }
 }
 
-/// Split the file after the header into field headers and records.
-fn decode_regions(bytes: Bytes<'_>, chain: &[usize], fields: &[FieldDef]) -> Result<Vec<Region>> {
-    let mut pending: HashSet<usize> = chain.iter().copied().collect();
-    let mut regions = Vec::new();
-    let mut pos = CacheHeader::SIZE;
-    while pos < bytes.len() {
-        let offset = u32::try_from(pos).map_err(|_| FormatError::new(pos, "file too large"))?;
-        if pending.remove(&pos) {
-            let header = FieldHeader::decode(bytes, pos)?;
-            pos += header.encoded_len();
-            regions.push(Region::FieldHeader { offset, header });
+/// Splits the file after the header into regions. The field headers of
+/// the chain are the anchors: no other block may cross one.
+struct RegionScanner<'a> {
+    bytes: Bytes<'a>,
+    anchors: BTreeSet<usize>,
+    fields: &'a [FieldDef],
+    lenient: bool,
+}
+
+impl RegionScanner<'_> {
+    fn scan(mut self) -> Result<Vec<Region>> {
+        let mut regions = Vec::new();
+        let mut pos = CacheHeader::SIZE;
+        while pos < self.bytes.len() {
+            let offset = u32::try_from(pos).map_err(|_| FormatError::new(pos, "file too large"))?;
+            let block = self.block(pos, offset);
+            let region = match block {
+                Ok(region) => region,
+                Err(_) if self.lenient => self.unparsed(pos, offset),
+                Err(e) => return Err(e),
+            };
+            pos += region_len(&region);
+            regions.push(region);
+        }
+        Ok(regions)
+    }
+
+    /// The field header or record at `pos`, if it ends before the next
+    /// anchor.
+    fn block(&mut self, pos: usize, offset: u32) -> Result<Region> {
+        let next_anchor = self.anchors.range(pos + 1..).next().copied();
+        let region = if self.anchors.remove(&pos) {
+            let header = FieldHeader::decode(self.bytes, pos)?;
+            Region::FieldHeader { offset, header }
         } else {
-            let rec = CacheRecord::decode(bytes, offset, fields)?;
-            pos += rec.size();
-            regions.push(Region::Record(rec));
+            Region::Record(CacheRecord::decode(self.bytes, offset, self.fields)?)
+        };
+        match next_anchor {
+            Some(anchor) if pos + region_len(&region) > anchor => {
+                let reason = format!("block overlaps the field header at {anchor}");
+                Err(FormatError::new(pos, reason))
+            }
+            _ => Ok(region),
         }
     }
-    match pending.iter().min() {
-        Some(&at) => Err(FormatError::new(
-            at,
-            "field header is not at a block boundary",
-        )),
-        None => Ok(regions),
+
+    /// The bytes from `pos` to the next anchor or the end of the file.
+    fn unparsed(&self, pos: usize, offset: u32) -> Region {
+        let end = self.anchors.range(pos + 1..).next().copied();
+        let bytes = &self.bytes.as_slice()[pos..end.unwrap_or(self.bytes.len())];
+        Region::Unparsed {
+            offset,
+            bytes: bytes.to_vec(),
+        }
+    }
+}
+
+/// Bytes a region takes in the file.
+fn region_len(region: &Region) -> usize {
+    match region {
+        Region::FieldHeader { header, .. } => header.encoded_len(),
+        Region::Record(rec) => rec.size(),
+        Region::Unparsed { bytes, .. } => bytes.len(),
     }
 }
 
@@ -174,7 +238,7 @@ fn check_prev_offsets(regions: &[Region]) -> Result<()> {
     let mut seen = HashSet::new();
     for rec in regions.iter().filter_map(|r| match r {
         Region::Record(rec) => Some(rec),
-        Region::FieldHeader { .. } => None,
+        _ => None,
     }) {
         if rec.prev_offset != 0 && !seen.contains(&rec.prev_offset) {
             let reason = format!("prev_offset {} is not an earlier record", rec.prev_offset);

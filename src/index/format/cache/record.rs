@@ -230,6 +230,20 @@ pub struct FieldEntry {
     pub padding: Vec<u8>,
 }
 
+impl FieldEntry {
+    /// An entry as Dovecot writes one (mail_cache_add()): `data`, then
+    /// zeros to the next 4-byte boundary.
+    pub fn new(field: u32, size_prefixed: bool, data: Vec<u8>) -> FieldEntry {
+        let padding = vec![0; data.len().next_multiple_of(4) - data.len()];
+        FieldEntry {
+            field,
+            size_prefixed,
+            data,
+            padding,
+        }
+    }
+}
+
 impl CacheRecord {
     /// Decode the record at `offset` strictly: every entry must decode
     /// and the entries must fill the record exactly.
