@@ -15,6 +15,12 @@
 //! Not here yet: parsing from preparsed parts
 //! (`message_parser_init_from_parts()`), and returning preamble,
 //! epilogue and boundary lines as blocks.
+//!
+//! TODO(all-headers-limit): Debian's 2.3.19.1 also caps the headers of
+//! all parts together (`MESSAGE_PARSER_DEFAULT_ALL_HEADERS_MAX_SIZE`,
+//! 50 MB); measured, its doveadm starts emptying values somewhere past
+//! 40 MB of headers in a way not pinned down yet. Only the 10 MB cap of
+//! each header block is applied here.
 
 use crate::mail::message_header_parser::{HeaderLine, HeaderParser, HeaderParserFlags};
 use crate::mail::message_part::{MessagePart, MessagePartFlags, MessageParts};
