@@ -238,6 +238,21 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_is_checked_from_version_1_2() {
+        let mut hdr = LogFileHeader::new(7, 3, 1000);
+        hdr.compat_flags ^= crate::index::format::COMPAT_LITTLE_ENDIAN;
+        let mut bytes = Vec::new();
+        hdr.encode(&mut bytes);
+        let err = LogFileHeader::decode(&bytes).unwrap_err();
+        assert_eq!(err.offset, 32);
+        assert!(err.reason.contains("compat flags"), "{err}");
+
+        // Version 1.1 did not fill the field in: it is not looked at.
+        bytes[1] = 1;
+        assert_eq!(LogFileHeader::decode(&bytes).unwrap().minor_version, 1);
+    }
+
+    #[test]
     fn long_header_keeps_its_extra_bytes() {
         let mut hdr = LogFileHeader::new(7, 3, 1000);
         hdr.hdr_size = 48;
