@@ -1,10 +1,12 @@
 //! Header values from untrusted bytes: addresses, dates, RFC 2047
-//! encoded words, mbox From_ lines, quoted-printable and base64.
+//! encoded words, RFC 2231 parameters, Message-IDs, base subjects, mbox
+//! From_ lines, quoted-printable and base64.
 #![no_main]
 
 use dovecot_rs::mail::message_address::{self, ParseFlags};
 use dovecot_rs::mail::{base64, mbox_from, message_date, message_header_decode};
-use dovecot_rs::mail::quoted_printable;
+use dovecot_rs::mail::rfc822_parser::Rfc822Parser;
+use dovecot_rs::mail::{imap_base_subject, message_id, quoted_printable, rfc2231_parser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +20,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = message_header_decode::decode_utf8(data);
     let _ = mbox_from::parse(data);
+    let _ = message_id::all(data);
+    let _ = imap_base_subject::base_subject(data);
+    let params = rfc2231_parser::parse(&mut Rfc822Parser::new(data));
+    for (_, value) in &params.params {
+        let _ = rfc2231_parser::decode_extended_value(value);
+    }
     let _ = quoted_printable::decode(data);
     let _ = base64::decode(data);
 });

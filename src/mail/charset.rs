@@ -13,9 +13,14 @@
 //! truncated multibyte sequence at the very end is dropped, as iconv's
 //! `EINVAL` makes Dovecot drop it.
 //!
-//! TODO(charset): UTF-7, UTF-32 and iconv's BOM-sniffing `UTF-16` are
-//! not supported (WHATWG has no UTF-7 or UTF-32); such parts decode as
-//! an unknown charset would. They matter for old Outlook mail only.
+//! Names glibc's iconv does not know are unknown here too, even where
+//! WHATWG has a label for them (`ks_c_5601-1987`, `x-mac-roman`, ...):
+//! Dovecot shows such text as if it were UTF-8, and so do we. UTF-7,
+//! which WHATWG lacks, is decoded here.
+//!
+//! TODO(charset): iconv charsets WHATWG lacks besides UTF-7 (UTF-32,
+//! UCS-2, IBM and other legacy code pages) decode as unknown charsets;
+//! they are rare in mail.
 
 use encoding_rs::{DecoderResult, Encoding};
 
@@ -48,6 +53,15 @@ pub enum Charset {
     Latin1,
     /// iconv's ASCII under another name: bytes over 0x7f are invalid.
     Ascii,
+    /// An ISO 8859 charset that WHATWG replaced with a Windows code page:
+    /// the code page's bytes except 0x80-0x9f, which are C1 controls, or
+    /// invalid when `c1_invalid` (iconv's TIS-620).
+    SingleByte {
+        encoding: &'static Encoding,
+        c1_invalid: bool,
+    },
+    /// UTF-7 (RFC 2152).
+    Utf7,
     /// Anything `encoding_rs` decodes.
     Other(&'static Encoding),
 }
@@ -69,6 +83,9 @@ impl Charset {
         if let Some(charset) = iconv_special(&lower) {
             return Ok(charset);
         }
+        if GLIBC_UNKNOWN.contains(&lower.as_str()) {
+            return Err(UnknownCharset(name.to_string()));
+        }
         let found = Encoding::for_label_no_replacement(lower.as_bytes())
             .or_else(|| Encoding::for_label_no_replacement(iconv_alias(&lower)?.as_bytes()));
         match found {
@@ -87,6 +104,11 @@ impl Charset {
                 CharsetResult::Ok
             }
             Charset::Ascii => ascii_to_utf8(input, out),
+            Charset::SingleByte {
+                encoding,
+                c1_invalid,
+            } => single_byte_to_utf8(encoding, c1_invalid, input, out),
+            Charset::Utf7 => utf7_to_utf8(input, out),
             Charset::Other(encoding) => decode_with(encoding, input, out),
         }
     }
@@ -117,18 +139,85 @@ fn iconv_special(lower: &str) -> Option<Charset> {
         "csascii",
         "646",
     ];
-    if latin1.contains(&lower) {
-        Some(Charset::Latin1)
-    } else if ascii.contains(&lower) {
-        Some(Charset::Ascii)
-    } else if lower == "iso-8859-9" || lower == "iso8859-9" || lower == "latin5" {
-        // TODO(charset): iconv's ISO-8859-9 keeps C1 controls where
-        // windows-1254 has letters; only bytes 0x80-0x9f differ.
-        Encoding::for_label(b"windows-1254").map(Charset::Other)
-    } else {
-        None
+    let single_byte = |label: &[u8], c1_invalid| {
+        Encoding::for_label(label).map(|encoding| Charset::SingleByte {
+            encoding,
+            c1_invalid,
+        })
+    };
+    match lower {
+        _ if latin1.contains(&lower) => Some(Charset::Latin1),
+        _ if ascii.contains(&lower) => Some(Charset::Ascii),
+        "iso-8859-9" | "iso8859-9" | "iso_8859-9" | "latin5" | "l5" => {
+            single_byte(b"windows-1254", false)
+        }
+        "iso-8859-11" | "iso8859-11" | "iso_8859-11" => single_byte(b"windows-874", false),
+        "tis-620" | "tis620" => single_byte(b"windows-874", true),
+        "utf-7" | "utf7" | "unicode-1-1-utf-7" => Some(Charset::Utf7),
+        _ => None,
     }
 }
+
+/// WHATWG labels glibc's iconv rejects (checked with `iconv -f LABEL`
+/// for every label `encoding_rs` knows).
+const GLIBC_UNKNOWN: [&str; 56] = [
+    "l9",
+    "koi",
+    "x-gbk",
+    "csbig5",
+    "visual",
+    "korean",
+    "koi8_r",
+    "x-sjis",
+    "ksc5601",
+    "gb_2312",
+    "dos-874",
+    "chinese",
+    "logical",
+    "x-cp1250",
+    "ksc_5601",
+    "x-cp1251",
+    "x-cp1252",
+    "x-cp1253",
+    "x-cp1254",
+    "x-cp1255",
+    "x-x-big5",
+    "x-cp1256",
+    "x-cp1257",
+    "x-cp1258",
+    "x-euc-jp",
+    "iso-ir-58",
+    "gb_2312-80",
+    "hz-gb-2312",
+    "iso-ir-149",
+    "windows-949",
+    "csisolatin9",
+    "csiso88596e",
+    "csiso88598e",
+    "unicodefffe",
+    "unicodefeff",
+    "csiso88596i",
+    "csiso88598i",
+    "x-mac-roman",
+    "replacement",
+    "iso-8859-6-e",
+    "iso-8859-8-e",
+    "iso-8859-6-i",
+    "iso-8859-8-i",
+    "sun_eu_greek",
+    "csksc56011987",
+    "unicode20utf8",
+    "unicode11utf8",
+    "ks_c_5601-1987",
+    "ks_c_5601-1989",
+    "x-mac-cyrillic",
+    "x-user-defined",
+    "csiso58gb231280",
+    "iso-10646-ucs-2",
+    "x-unicode20utf8",
+    "x-mac-ukrainian",
+    "unicode-1-1-utf-8",
+];
 
 /// Spellings glibc accepts that WHATWG labels lack: `iso8859-N`,
 /// `iso_8859-N`, `cpNNNN`.
@@ -222,28 +311,143 @@ pub fn push_replacement(out: &mut String) {
 }
 
 fn ascii_to_utf8(input: &[u8], out: &mut String) -> CharsetResult {
-    let mut result = CharsetResult::Ok;
-    let mut last_replacement = None;
+    let mut replacer = Replacer::default();
     for &byte in input {
         if byte.is_ascii() {
             out.push(char::from(byte));
-        } else if last_replacement != Some(out.len()) {
-            out.push_str(REPLACEMENT_CHAR);
-            last_replacement = Some(out.len());
-            result = CharsetResult::InvalidInput;
         } else {
-            result = CharsetResult::InvalidInput;
+            replacer.replace(out);
         }
     }
-    result
+    replacer.result()
+}
+
+/// Appends U+FFFD for invalid input, once per run of invalid bytes
+/// (iconv's `EILSEQ` handling in Dovecot).
+#[derive(Default)]
+struct Replacer {
+    last: Option<usize>,
+    invalid: bool,
+}
+
+impl Replacer {
+    fn replace(&mut self, out: &mut String) {
+        if self.last != Some(out.len()) {
+            out.push_str(REPLACEMENT_CHAR);
+            self.last = Some(out.len());
+        }
+        self.invalid = true;
+    }
+
+    fn result(&self) -> CharsetResult {
+        if self.invalid {
+            CharsetResult::InvalidInput
+        } else {
+            CharsetResult::Ok
+        }
+    }
+}
+
+fn single_byte_to_utf8(
+    encoding: &'static Encoding,
+    c1_invalid: bool,
+    input: &[u8],
+    out: &mut String,
+) -> CharsetResult {
+    let mut high = ['\0'; 128];
+    let mut valid = [false; 128];
+    for byte in 0x80..=0xffu8 {
+        let i = usize::from(byte - 0x80);
+        let one = [byte];
+        let decoded = encoding.decode_without_bom_handling_and_without_replacement(&one);
+        if let Some(c) = decoded.and_then(|text| text.chars().next()) {
+            (high[i], valid[i]) = (c, true);
+        }
+        if (0x80..0xa0).contains(&byte) {
+            (high[i], valid[i]) = (char::from(byte), !c1_invalid);
+        }
+    }
+
+    let mut replacer = Replacer::default();
+    for &byte in input {
+        match byte {
+            0..=0x7f => out.push(char::from(byte)),
+            _ if valid[usize::from(byte - 0x80)] => out.push(high[usize::from(byte - 0x80)]),
+            _ => replacer.replace(out),
+        }
+    }
+    replacer.result()
+}
+
+/// UTF-7 (RFC 2152): `+` starts modified base64 of UTF-16, ended by any
+/// other byte (a `-` is absorbed); `+-` is a plus sign.
+fn utf7_to_utf8(input: &[u8], out: &mut String) -> CharsetResult {
+    let mut replacer = Replacer::default();
+    let mut units = Vec::new();
+    let mut i = 0;
+    while i < input.len() {
+        let byte = input[i];
+        i += 1;
+        if byte >= 0x80 {
+            replacer.replace(out);
+        } else if byte != b'+' {
+            out.push(char::from(byte));
+        } else if input.get(i) == Some(&b'-') {
+            out.push('+');
+            i += 1;
+        } else {
+            units.clear();
+            i += utf7_base64(&input[i..], &mut units);
+            push_utf16(&units, out, &mut replacer);
+            if input.get(i) == Some(&b'-') {
+                i += 1;
+            }
+        }
+    }
+    replacer.result()
+}
+
+/// Decode base64 up to the first byte outside its alphabet into 16-bit
+/// units; returns how many bytes were read.
+fn utf7_base64(input: &[u8], units: &mut Vec<u16>) -> usize {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut read = 0;
+    for &byte in input {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => break,
+        };
+        read += 1;
+        bits = bits << 6 | u32::from(value);
+        count += 6;
+        if count >= 16 {
+            count -= 16;
+            units.push((bits >> count) as u16);
+            bits &= (1 << count) - 1;
+        }
+    }
+    read
+}
+
+fn push_utf16(units: &[u16], out: &mut String, replacer: &mut Replacer) {
+    for decoded in char::decode_utf16(units.iter().copied()) {
+        match decoded {
+            Ok(c) => out.push(c),
+            Err(_) => replacer.replace(out),
+        }
+    }
 }
 
 /// Decode with `encoding_rs`, one U+FFFD per run of malformed bytes
 /// (iconv's `EILSEQ` handling in Dovecot), dropping a truncated tail.
 fn decode_with(encoding: &'static Encoding, input: &[u8], out: &mut String) -> CharsetResult {
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut result = CharsetResult::Ok;
-    let mut last_replacement = None;
+    let mut replacer = Replacer::default();
     let mut rest = input;
     let max = decoder
         .max_utf8_buffer_length_without_replacement(input.len())
@@ -256,26 +460,21 @@ fn decode_with(encoding: &'static Encoding, input: &[u8], out: &mut String) -> C
         match status {
             DecoderResult::InputEmpty => break,
             DecoderResult::OutputFull => out.reserve(rest.len().saturating_mul(3) + 16),
-            DecoderResult::Malformed(_, _) => {
-                if last_replacement != Some(out.len()) {
-                    out.push_str(REPLACEMENT_CHAR);
-                    last_replacement = Some(out.len());
-                }
-                result = CharsetResult::InvalidInput;
-            }
+            DecoderResult::Malformed(_, _) => replacer.replace(out),
         }
     }
 
     // Whatever the decoder still holds is an unfinished character.
     let mut tail = String::with_capacity(16);
     let (status, _) = decoder.decode_to_string_without_replacement(b"", &mut tail, true);
-    if status != DecoderResult::InputEmpty && result == CharsetResult::Ok {
-        result = CharsetResult::IncompleteInput;
+    match status {
+        DecoderResult::InputEmpty => {
+            out.push_str(&tail);
+            replacer.result()
+        }
+        _ if replacer.invalid => CharsetResult::InvalidInput,
+        _ => CharsetResult::IncompleteInput,
     }
-    if matches!(status, DecoderResult::InputEmpty) {
-        out.push_str(&tail);
-    }
-    result
 }
 
 /// Convert `input` in charset `name` to UTF-8, or report the charset as
@@ -357,5 +556,24 @@ mod tests {
             .to_utf8(b"a\xff\xffb", &mut out);
         assert_eq!(result, CharsetResult::InvalidInput);
         assert_eq!(out, "a\u{fffd}b");
+    }
+
+    #[test]
+    fn iconv_charsets_whatwg_relabels() {
+        // As the real Dovecot decodes them (corpus edge-subject-45..51).
+        assert_eq!(convert("iso-8859-9", b"\x80\xdd"), "\u{80}\u{130}");
+        assert_eq!(convert("iso-8859-11", b"\x80\xa1"), "\u{80}\u{e01}");
+        assert_eq!(convert("tis-620", b"\xa1\x80"), "\u{e01}\u{fffd}");
+        assert_eq!(convert("utf-7", b"+AOk-t+AOk-"), "\u{e9}t\u{e9}");
+        assert!(Charset::for_name("ks_c_5601-1987").is_err());
+    }
+
+    #[test]
+    fn utf7_rfc2152_examples() {
+        // RFC 2152 section "Examples".
+        assert_eq!(convert("UTF-7", b"A+ImIDkQ."), "A\u{2262}\u{391}.");
+        assert_eq!(convert("UTF-7", b"Hi Mom -+Jjo--!"), "Hi Mom -\u{263a}-!");
+        assert_eq!(convert("UTF-7", b"+ZeVnLIqe-"), "\u{65e5}\u{672c}\u{8a9e}");
+        assert_eq!(convert("UTF-7", b"1 +- 1"), "1 + 1");
     }
 }

@@ -10,7 +10,11 @@
 //!
 //! Debian's 2.3.19.1 bounds the addresses one message may add to its
 //! envelope ([`MAX_TOTAL_ADDRESSES`], from the CVE-2024-23184 fix);
-//! addresses past the bound are dropped.
+//! addresses past the bound are dropped. One deliberate difference: the
+//! bound counts addresses, a group counting as one, while each group
+//! adds several entries; Debian's Dovecot then fails an assertion and
+//! aborts (seen with two 60,000-member groups), where we keep the first
+//! entries up to the bound.
 //!
 //! Not done yet: TODO(envelope-parse): reading an ENVELOPE back
 //! (`imap_envelope_parse()`), which needs lib-imap's parser.

@@ -16,6 +16,7 @@
 //! whitespace (it had already decided to skip it); we keep it, so
 //! `=?utf-8?q?a?= =?broken` decodes to `a =?broken`, not `a=?broken`.
 
+use super::base64;
 use super::charset::{self, Charset};
 
 /// One piece of a header value as [`decode`] splits it.
@@ -86,9 +87,13 @@ pub fn decode_utf8(value: &[u8]) -> String {
 }
 
 fn push_in_charset(name: &[u8], data: &[u8], out: &mut String) {
-    let charset = std::str::from_utf8(name)
-        .ok()
-        .and_then(|name| Charset::for_name(name).ok());
+    let name = std::str::from_utf8(name).ok();
+    if name.is_some_and(charset::is_utf8) {
+        // Checked as UTF-8 directly, a cut-short character included.
+        charset::push_valid_utf8(data, out);
+        return;
+    }
+    let charset = name.and_then(|name| Charset::for_name(name).ok());
     match charset {
         Some(charset) => {
             charset.to_utf8(data, out);
@@ -129,7 +134,7 @@ fn decode_word(word: &[u8], out: &mut Vec<u8>) -> Option<EncodedWord> {
         b'q' | b'Q' => {
             q_decode(text, out);
         }
-        b'b' | b'B' => base64_decode_lenient(text, out),
+        b'b' | b'B' => out.extend_from_slice(&base64::decode(text)),
         _ => return None,
     }
     Some(EncodedWord {
@@ -188,36 +193,6 @@ fn hex_pair(high: u8, low: u8) -> HexPair {
 
 fn hex_value(digit: u8) -> Option<u8> {
     char::from(digit).to_digit(16).map(|v| v as u8)
-}
-
-/// Base64 as Dovecot decodes encoded words: whitespace is skipped, each
-/// byte is output as soon as its bits are known, and decoding stops at
-/// padding or at the first byte outside the alphabet.
-fn base64_decode_lenient(text: &[u8], out: &mut Vec<u8>) {
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    for &byte in text {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b' ' | b'\t' | b'\r' | b'\n' => continue,
-            _ => return,
-        };
-        bits = bits << 6 | u32::from(value);
-        count += 1;
-        if count > 1 {
-            // 2 sextets give 1 byte, 3 give 2, 4 give 3.
-            let spare = 2 * (4 - count);
-            out.push((bits >> spare) as u8);
-        }
-        if count == 4 {
-            bits = 0;
-            count = 0;
-        }
-    }
 }
 
 #[cfg(test)]
