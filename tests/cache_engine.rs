@@ -140,8 +140,8 @@ fn render_header(value: &HeaderValue<'_>) -> String {
 }
 
 /// Our lookups of every field of message `seq`, rendered as the dump.
-fn our_lines(cache: &mut Cache, map: &IndexMap, seq: u32) -> String {
-    let values = cache.lookup_all(map, seq).unwrap();
+fn our_lines(cache: &mut Cache, view: &dyn IndexView, seq: u32) -> String {
+    let values = cache.lookup_all(view, seq).unwrap();
     values
         .iter()
         .map(|v| {
@@ -203,6 +203,7 @@ fn filled(kind: &str) -> (Mailbox, String) {
 
 /// The value of `name` for `seq`, looked up by field name.
 fn value_of(cache: &mut Cache, map: &IndexMap, seq: u32, name: &str) -> Option<Vec<u8>> {
+    cache.open_and_verify(map).unwrap();
     let field = cache.field_lookup(name)?;
     cache.lookup_field(map, seq, field).unwrap()
 }
@@ -588,4 +589,130 @@ fn corrupted_cache_is_recreated_by_purge() {
     .unwrap();
     assert!(mbox.dump().contains("-- Cache fields --"));
     assert_eq!(mbox.fetch(FETCH), fetched);
+}
+
+// ---------------------------------------------------------------------
+// Decisions and purge triggers.
+
+/// The decision column of a field in a real dump's field table.
+fn dump_decision(dump: &str, name: &str) -> String {
+    let line = dump
+        .lines()
+        .find(|l| {
+            l.get(4..)
+                .is_some_and(|r| r.starts_with(&format!("{name} ")))
+        })
+        .unwrap_or_else(|| panic!("{name} not in field table"));
+    line.split_whitespace().nth(4).unwrap().to_string()
+}
+
+/// Reading a temp field out of UID order makes it "yes" (the client
+/// has no local cache); the decision we write is what Dovecot reads.
+#[test]
+fn unordered_reads_promote_temp_to_yes_in_the_file() {
+    require_dovecot!();
+    let (mbox, _) = filled("maildir");
+    assert_eq!(dump_decision(&mbox.dump(), "hdr.subject"), "tmp");
+
+    let map = mbox.map();
+    let mut cache = mbox.cache(&map);
+    value_of(&mut cache, &map, 3, "hdr.subject").unwrap();
+    assert_eq!(dump_decision(&mbox.dump(), "hdr.subject"), "tmp");
+    value_of(&mut cache, &map, 1, "hdr.subject").unwrap();
+    cache.flush_decisions(&map).unwrap();
+
+    let dump = mbox.dump();
+    assert_eq!(dump_decision(&dump, "hdr.subject"), "yes");
+    assert_eq!(dump_decision(&dump, "hdr.From"), "tmp");
+    // Dovecot keeps yes fields of every message when it purges.
+    mbox.home
+        .doveadm_ok(&["mailbox", "cache", "purge", "INBOX"]);
+    let dump = mbox.dump();
+    assert_eq!(dump_decision(&dump, "hdr.subject"), "yes");
+    assert!(
+        dump_lines(&dump)
+            .iter()
+            .all(|l| l.contains("- hdr.subject: "))
+    );
+}
+
+/// Whether Dovecot purges the cache when an IMAP client that read
+/// the cache expunges `uids` (the expunge handler updates the counters,
+/// and the sync commit purges when they ask for it).
+fn dovecot_purges(mbox: &Mailbox, uids: &str, percentage: u32) -> bool {
+    let before = mbox.map().cache_reset_id();
+    let session = format!(
+        "s SELECT INBOX\r\nf FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n\
+         d STORE {uids} +FLAGS \\Deleted\r\ne EXPUNGE\r\nz LOGOUT\r\n"
+    );
+    let out = std::process::Command::new(common::repo_dir().join("compat/doveadm"))
+        .arg(mbox.home.path())
+        .arg(mbox.home.location())
+        .env("ORACLE_BIN", "/usr/lib/dovecot/imap")
+        .env(
+            "ORACLE_CONF_EXTRA",
+            format!(
+                "mail_cache_purge_min_size = 1\nmail_cache_purge_delete_percentage = {percentage}"
+            ),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(session.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("run imap");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("z OK"));
+    mbox.map().cache_reset_id() != before
+}
+
+/// Expunged messages leave deleted records; past
+/// `mail_cache_purge_delete_percentage` we want a purge exactly when
+/// Dovecot does one.
+#[test]
+fn purge_wanted_when_dovecot_purges() {
+    require_dovecot!();
+    for (percentage, uids) in [(50, "1"), (20, "1:2"), (90, "1:2")] {
+        let (ours_box, _) = filled("maildir");
+        ours_box
+            .home
+            .doveadm_ok(&["expunge", "mailbox", "INBOX", "uid", uids]);
+        let map = ours_box.map();
+        let set = CacheSettings {
+            purge_min_size: 1,
+            purge_delete_percentage: percentage,
+            ..CacheSettings::default()
+        };
+        let mut cache = Cache::for_index(&ours_box.index_path(), map.hdr.indexid, set);
+        assert!(cache.open_and_verify(&map).unwrap());
+        let ours = cache.need_purge().map(|p| p.reason.clone());
+
+        let (theirs_box, _) = filled("maildir");
+        let theirs = dovecot_purges(&theirs_box, uids, percentage);
+        assert_eq!(ours.is_some(), theirs, "{percentage}% {uids}: {ours:?}");
+    }
+}
+
+/// The index engine's views plug in as they are.
+#[test]
+fn lookups_through_the_index_engine() {
+    require_dovecot!();
+    use dovecot_rs::index::mail_index::{Index, OpenFlags};
+    let (mbox, _) = filled("sdbox");
+    let mut index = Index::alloc(Some(&mbox.dir), "dovecot.index");
+    index.open(OpenFlags::READONLY).unwrap();
+    let view = index.view();
+    let mut cache = Cache::for_index(
+        &mbox.index_path(),
+        view.header().indexid,
+        CacheSettings::default(),
+    );
+    let real = dump_lines(&mbox.dump());
+    let ours: Vec<String> = (1..=view.messages_count())
+        .map(|seq| our_lines(&mut cache, &view, seq))
+        .collect();
+    assert_eq!(ours, real);
 }

@@ -2,9 +2,8 @@
 //! its "cache" extension record (the offset of its newest cache record),
 //! the extension's reset_id, and two header fields for the decisions.
 //!
-//! The index engine implements [`IndexView`] for its views; this module
-//! implements it for the read-only [`IndexMap`] too, which is what the
-//! tests and doveadm-rs use until the engine's views exist.
+//! Implemented here for the read-only [`IndexMap`] and for the index
+//! engine's [`crate::index::view::View`].
 
 use crate::index::map::{EXT_CACHE, IndexMap};
 
@@ -96,5 +95,36 @@ impl IndexView for IndexMap {
 
     fn first_new_uid(&self) -> u32 {
         self.hdr.day_first_uid[7]
+    }
+}
+
+/// The index engine's views: their map, at the view's log position.
+impl IndexView for crate::index::view::View {
+    fn indexid(&self) -> u32 {
+        self.map().indexid()
+    }
+
+    fn messages_count(&self) -> u32 {
+        self.map().messages_count()
+    }
+
+    fn uid(&self, seq: u32) -> Option<u32> {
+        IndexView::uid(self.map(), seq)
+    }
+
+    fn cache_record(&self, seq: u32) -> CacheExtRecord {
+        self.map().cache_record(seq)
+    }
+
+    fn cache_reset_id(&self) -> Option<u32> {
+        self.map().cache_reset_id()
+    }
+
+    fn day_stamp(&self) -> u32 {
+        self.map().day_stamp()
+    }
+
+    fn first_new_uid(&self) -> u32 {
+        self.map().first_new_uid()
     }
 }
