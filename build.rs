@@ -43,7 +43,9 @@ mod capi {
     /// Dovecot's structs whose layout our `#[repr(C)]` copies must match;
     /// bindgen gives us the original to compare with at compile time.
     const TYPES: &str = "^(rfc822_parser_context|buffer|buffer_t|string_t\
-        |pool_t|istream|event|failure_context)$";
+        |pool_t|istream|event|failure_context\
+        |message_address|message_address_list|message_address_parse_flags\
+        |smtp_address)$";
 
     pub fn build() {
         let include = dir_from_env("DOVECOT_INCLUDE_DIR", "/usr/include/dovecot");

@@ -5,6 +5,7 @@
    headers at compile time: assert_same_layout! in src/capi.) */
 #include "lib.h"
 #include "rfc822-parser.h"
+#include "message-address.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -25,5 +26,21 @@ int main(void)
 	FIELD(rfc822_parser_context, last_comment);
 	FIELD(rfc822_parser_context, nul_replacement_str);
 	printf("rfc822_atext_chars: size %zu\n", sizeof(rfc822_atext_chars));
+
+	STRUCT(message_address);
+	FIELD(message_address, prev);
+	FIELD(message_address, next);
+	FIELD(message_address, name);
+	FIELD(message_address, route);
+	FIELD(message_address, mailbox);
+	FIELD(message_address, domain);
+	FIELD(message_address, invalid_syntax);
+	STRUCT(message_address_list);
+	FIELD(message_address_list, head);
+	FIELD(message_address_list, tail);
+	FIELD(message_address_list, count);
+	printf("MESSAGE_ADDRESS_PARSE_FLAG_FILL_MISSING=%d STRICT_DOTS=%d\n",
+	       MESSAGE_ADDRESS_PARSE_FLAG_FILL_MISSING,
+	       MESSAGE_ADDRESS_PARSE_FLAG_STRICT_DOTS);
 	return 0;
 }

@@ -5,15 +5,9 @@
 #include "lib.h"
 #include "mbox-from.h"
 
-#include <stdio.h>
+#include "c-tests.h"
 #include <stdlib.h>
 #include <time.h>
-
-struct input {
-	const char *data;
-	size_t size;
-};
-#define INPUT(s) { s, sizeof(s) - 1 }
 
 /* What follows "From " on the line. */
 static const struct input lines[] = {

@@ -5,13 +5,7 @@
 #include "buffer.h"
 #include "quoted-printable.h"
 
-#include <stdio.h>
-
-struct input {
-	const char *data;
-	size_t size;
-};
-#define INPUT(s) { s, sizeof(s) - 1 }
+#include "c-tests.h"
 
 static const struct input inputs[] = {
 	INPUT(""),
@@ -33,18 +27,6 @@ static const struct input inputs[] = {
 	INPUT("Keld_J=F8rn_Simonsen"),
 	INPUT("=3D=3d=3"),
 };
-
-static void print_escaped(const unsigned char *data, size_t size)
-{
-	putchar('[');
-	for (size_t i = 0; i < size; i++) {
-		if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\')
-			putchar(data[i]);
-		else
-			printf("\\x%02x", data[i]);
-	}
-	putchar(']');
-}
 
 int main(void)
 {

@@ -6,13 +6,7 @@
 #include "rfc822-parser.h"
 #include "rfc2231-parser.h"
 
-#include <stdio.h>
-
-struct input {
-	const char *data;
-	size_t size;
-};
-#define INPUT(s) { s, sizeof(s) - 1 }
+#include "c-tests.h"
 
 static const struct input inputs[] = {
 	INPUT(""),
@@ -38,17 +32,9 @@ static const struct input inputs[] = {
 	INPUT("; a*=x; a*0=y"),
 };
 
-static void print_escaped(const char *s)
+static void print_string(const char *s)
 {
-	putchar('[');
-	for (; *s != '\0'; s++) {
-		unsigned char c = *s;
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			putchar(c);
-		else
-			printf("\\x%02x", c);
-	}
-	putchar(']');
+	print_escaped((const unsigned char *)s, strlen(s));
 }
 
 int main(void)
@@ -67,9 +53,9 @@ int main(void)
 		       ctx.nul_replacement_str == NULL ? "NULL" : "set");
 		for (; *result != NULL; result += 2) {
 			putchar(' ');
-			print_escaped(result[0]);
+			print_string(result[0]);
 			putchar('=');
-			print_escaped(result[1]);
+			print_string(result[1]);
 		}
 		putchar('\n');
 	} T_END;

@@ -7,13 +7,7 @@
 #include "str.h"
 #include "rfc822-parser.h"
 
-#include <stdio.h>
-
-struct input {
-	const char *data;
-	size_t size;
-};
-#define INPUT(s) { s, sizeof(s) - 1 }
+#include "c-tests.h"
 
 static const struct input inputs[] = {
 	INPUT(""),
@@ -77,18 +71,6 @@ static const struct reader readers[] = {
 	{ "domain", rfc822_parse_domain, '@' },
 	{ "content_type", rfc822_parse_content_type, 0 },
 };
-
-static void print_escaped(const unsigned char *data, size_t size)
-{
-	putchar('[');
-	for (size_t i = 0; i < size; i++) {
-		if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\')
-			putchar(data[i]);
-		else
-			printf("\\x%02x", data[i]);
-	}
-	putchar(']');
-}
 
 static void print_state(const struct rfc822_parser_context *ctx,
 			const struct input *input, int ret, string_t *str,

@@ -14,3 +14,5 @@
 #include "rfc822-parser.h"
 #include "message-date.h"
 #include "quoted-printable.h"
+#include "smtp-address.h"
+#include "message-address.h"

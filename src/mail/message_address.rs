@@ -111,14 +111,17 @@ pub fn parse(value: &[u8], max_addresses: usize, flags: ParseFlags) -> Vec<Messa
 }
 
 /// Parse a `Return-Path:` value (`message_address_parse_path()`). The
-/// address comes back even when it is invalid; `Err` carries it then.
-pub fn parse_path(value: &[u8]) -> Result<MessageAddress, MessageAddress> {
+/// address comes back even when it is invalid; `Err` carries it then,
+/// or `None` when the value is empty (Dovecot returns no address).
+pub fn parse_path(value: &[u8]) -> Result<MessageAddress, Option<MessageAddress>> {
     let mut ctx = Context::new(value, ParseFlags::empty());
     ctx.parser.last_comment = None;
     ctx.parser.nul_replacement = None;
     let valid = ctx.path();
-    let addr = ctx.list.pop().unwrap_or_default();
-    if valid { Ok(addr) } else { Err(addr) }
+    match ctx.list.pop() {
+        Some(addr) if valid => Ok(addr),
+        addr => Err(addr),
+    }
 }
 
 struct Context<'a> {
@@ -468,7 +471,6 @@ impl<'a> Context<'a> {
     /// path = "<" [route ":"] addr-spec ">" / "<>", or a bare addr-spec.
     fn path(&mut self) -> bool {
         if !self.skip_lwsp().ok() {
-            self.push_address();
             return false;
         }
         let mut step = if self.cur() != b'<' {

@@ -1,6 +1,7 @@
 //! lib-mail's C ABI (`capi-mail`): one file per original header.
 
 pub mod mbox_from;
+pub mod message_address;
 pub mod message_date;
 pub mod message_id;
 pub mod quoted_printable;
