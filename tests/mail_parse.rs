@@ -756,3 +756,53 @@ fn quoted_printable_rfc2045() {
     assert_eq!(decode(b"a=3Db=\r\nc  \r\nd\n"), b"a=bc\r\nd\r\n");
     assert_eq!(decode(b"caf=E9"), b"caf\xe9");
 }
+
+/// lib-storage's quick counters agree with the sizes Dovecot's parser
+/// stored in `mime.parts` wherever the two count the same thing: the
+/// header up to the empty line, and the body's bytes.
+#[test]
+fn quick_sizes_match_dovecots_parts() {
+    use dovecot_rs::mail::message_size::{body_size, header_size};
+    let mut compared = 0;
+    for (name, message) in corpus() {
+        let fixture = std::fs::read(corpus_dir().join(format!("{name}.dovecot"))).unwrap();
+        let parts =
+            message_part_serialize::deserialize(&unhex(&read_fields(&fixture)["mime.parts"]))
+                .expect("Dovecot's mime.parts");
+        let root = parts.root();
+        let (hdr, _) = header_size(&message);
+        if hdr.physical_size != root.header_size.physical_size {
+            // No empty line: the parser's header ends elsewhere.
+            continue;
+        }
+        assert_eq!(hdr.virtual_size, root.header_size.virtual_size, "{name}");
+        let (body, _) = body_size(&message[hdr.physical_size as usize..]);
+        assert_eq!(body.physical_size, root.body_size.physical_size, "{name}");
+        assert_eq!(body.virtual_size, root.body_size.virtual_size, "{name}");
+        compared += 1;
+    }
+    assert!(compared > 100, "only {compared} messages compared");
+}
+
+/// `skip_virtual` lands where the CRLF form of the prefix has the asked
+/// length, or between the virtual CR and its LF.
+#[test]
+fn skip_virtual_inverts_the_crlf_length() {
+    use dovecot_rs::mail::message_size::skip_virtual;
+    let crlf_len = |data: &[u8]| {
+        let bare_lfs = (0..data.len())
+            .filter(|&i| data[i] == b'\n' && (i == 0 || data[i - 1] != b'\r'))
+            .count();
+        (data.len() + bare_lfs) as u64
+    };
+    for (name, message) in corpus().into_iter().take(40) {
+        let total = crlf_len(&message);
+        for skip in 0..=total.min(300) {
+            let (pos, last_cr) = skip_virtual(&message, skip);
+            let at_bare_lf =
+                message.get(pos) == Some(&b'\n') && (pos == 0 || message[pos - 1] != b'\r');
+            let reached = crlf_len(&message[..pos]) + u64::from(last_cr && at_bare_lf);
+            assert_eq!(reached, skip, "{name} at {skip}");
+        }
+    }
+}
