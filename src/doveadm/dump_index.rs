@@ -104,22 +104,36 @@ fn cmd_dump_index(path: &Path, args: &[String], out: &mut dyn Write) -> DumpResu
         None => 0,
     };
 
+    let filepath = index_path.filepath();
+    let cache_data = std::fs::read(format!("{filepath}.cache")).ok();
+    write_dump(out, &filepath, &opened, cache_data.as_deref(), uid)?;
+    Ok(())
+}
+
+/// What `doveadm dump` prints for an opened index named `filepath`
+/// (`dir/prefix`), with the bytes of its cache file: everything when
+/// `uid` is 0, else only that message's record.
+pub fn write_dump(
+    out: &mut dyn Write,
+    filepath: &str,
+    opened: &OpenedIndex,
+    cache_data: Option<&[u8]>,
+    uid: u32,
+) -> std::io::Result<()> {
     let map = &opened.map;
-    let cache_path = format!("{}.cache", index_path.filepath());
-    let cache_data = std::fs::read(&cache_path).ok();
-    let mut cache = CacheDump::open(cache_data.as_deref(), map.hdr.indexid);
+    let mut cache = CacheDump::open(cache_data, map.hdr.indexid);
     if uid == 0 {
-        writeln!(out, "-- INDEX: {}", index_path.filepath())?;
+        writeln!(out, "-- INDEX: {filepath}")?;
         dump_hdr(out, &map.hdr)?;
         dump_extensions(out, map)?;
         dump_keywords(out, map)?;
-        writeln!(out, "\n-- CACHE: {cache_path}")?;
+        writeln!(out, "\n-- CACHE: {filepath}.cache")?;
         cache.write_header(out)?;
         writeln!(out, "\n-- RECORDS: {}", map.hdr.messages_count)?;
     }
     for idx in 0..map.hdr.messages_count as usize {
         if uid == 0 || map.records.uid(idx) == Some(uid) {
-            dump_record(out, &opened, idx)?;
+            dump_record(out, opened, idx)?;
             let (offset, reset_id) = cache_offset(map, idx);
             cache.write_record(out, offset, reset_id)?;
             writeln!(out)?;
