@@ -15,6 +15,7 @@ use dovecot_rs::index::cache::{
 use dovecot_rs::index::format::cache::{FieldType, HeaderValue, number, strip_nul};
 use dovecot_rs::index::map::{IndexFiles, IndexMap, open_index};
 use dovecot_rs::mail::imap_envelope::Envelope;
+use dovecot_rs::util::file_lock::LockMethod;
 
 const SIMPLE: &[u8] = b"Date: Tue, 2 Jan 2024 08:15:00 +0100\r\n\
 From: Bob <bob@example.org>\r\nTo: Carol <carol@example.org>\r\n\
@@ -383,9 +384,22 @@ fn write_values(
     types: &[(String, FieldType, u32)],
     values: &[Vec<Vec<u8>>],
 ) -> Vec<u32> {
-    with_log_lock(&mbox.index_path(), Default::default(), |log| {
+    write_values_locked(mbox, types, values, LockMethod::Fcntl)
+}
+
+fn write_values_locked(
+    mbox: &Mailbox,
+    types: &[(String, FieldType, u32)],
+    values: &[Vec<Vec<u8>>],
+    method: LockMethod,
+) -> Vec<u32> {
+    with_log_lock(&mbox.index_path(), method, |log| {
         let map = log.read_index()?;
-        let mut cache = mbox.cache(&map);
+        let set = CacheSettings {
+            lock_method: method,
+            ..CacheSettings::default()
+        };
+        let mut cache = Cache::for_index(&mbox.index_path(), map.hdr.indexid, set);
         let fields: Vec<_> = types
             .iter()
             .map(|(n, t, s)| dovecot_rs::index::cache::CacheField::new(n, *t, *s))
@@ -715,4 +729,58 @@ fn lookups_through_the_index_engine() {
         .map(|seq| our_lines(&mut cache, &view, seq))
         .collect();
     assert_eq!(ours, real);
+}
+
+/// A commit finding the file corrupted drops it, creates a new one
+/// through a purge and writes there; Dovecot reads the values back.
+#[test]
+fn commit_replaces_a_corrupted_cache() {
+    require_dovecot!();
+    let (mbox, fetched) = filled("maildir");
+    let map = mbox.map();
+    let mut cache = mbox.cache(&map);
+    let subjects: Vec<Vec<u8>> = (1..=3)
+        .map(|seq| value_of(&mut cache, &map, seq, "hdr.subject").unwrap())
+        .collect();
+    let mut bytes = std::fs::read(mbox.cache_path()).unwrap();
+    bytes.truncate(40);
+    std::fs::write(mbox.cache_path(), bytes).unwrap();
+
+    let types = [("hdr.subject".to_string(), FieldType::Header, u32::MAX)];
+    let offsets = write_values(&mbox, &types, &[subjects]);
+    let dump = mbox.dump();
+    let chains: Vec<Vec<u32>> = offsets.iter().map(|&o| vec![o]).collect();
+    assert_eq!(dump_offsets(&dump), chains);
+    let again = mbox.fetch("hdr.subject");
+    assert_eq!(
+        fetch_values(&again, "hdr.subject"),
+        fetch_values(&fetched, "hdr.subject")
+    );
+    assert_eq!(dump_offsets(&mbox.dump()), chains);
+}
+
+/// With `lock_method = dotlock` on both sides, the cache and the log
+/// are locked with dot-locks; Dovecot reads what we wrote.
+#[test]
+fn we_write_with_dotlocks() {
+    require_dovecot!();
+    let mut mbox = Mailbox::new("maildir");
+    mbox.home.set_conf_extra("lock_method = dotlock");
+    mbox.fetch("hdr.subject");
+    let subject = |s: &str| format!("\u{4}\0\0\0\0\0\0\0Subject: {s}\n").into_bytes();
+    let types = [("hdr.subject".to_string(), FieldType::Header, u32::MAX)];
+    let values = vec![vec![subject("one"), subject("two"), subject("three")]];
+    let offsets = write_values_locked(&mbox, &types, &values, LockMethod::Dotlock);
+    assert!(!mbox.dir.join("dovecot.index.cache.lock").exists());
+    assert!(!mbox.dir.join("dovecot.index.log.lock").exists());
+
+    let chains = dump_offsets(&mbox.dump());
+    for (chain, offset) in chains.iter().zip(&offsets) {
+        assert_eq!(chain.first(), Some(offset));
+    }
+    let fetched = mbox.fetch("hdr.subject");
+    assert_eq!(
+        fetch_values(&fetched, "hdr.subject"),
+        ["one", "two", "three"]
+    );
 }

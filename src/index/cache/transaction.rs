@@ -171,12 +171,32 @@ impl Cache {
             return Ok(IndexUpdates::default());
         }
         let mut created = IndexUpdates::default();
-        if !self.open_and_verify(view)? {
-            let purged = self.purge(view, PurgeIf::Missing, "creating cache")?;
-            created = purged.unwrap_or_default();
+        let mut tried_purging = false;
+        loop {
+            if !self.usable(view)? {
+                if tried_purging {
+                    return Ok(created);
+                }
+                tried_purging = true;
+                let purged = self.purge(view, PurgeIf::Missing, "creating cache")?;
+                created = purged.unwrap_or_default();
+            }
+            let written = self.with_lock(view, |cache| cache.write_records(view, &t, &created))?;
+            match written {
+                Some(written) => return Ok(created.merge(written)),
+                // The file went away before we locked it.
+                None if !tried_purging => self.opened = false,
+                None => return Ok(created),
+            }
         }
-        let written = self.with_lock(view, |cache| cache.write_records(view, &t, &created))?;
-        Ok(created.merge(written.unwrap_or_default()))
+    }
+
+    /// Is there a usable file? A corrupted one was just deleted: no.
+    fn usable(&mut self, view: &dyn IndexView) -> Result<bool> {
+        match self.open_and_verify(view) {
+            Err(CacheError::Corrupted { .. }) => Ok(false),
+            other => other,
+        }
     }
 
     /// Under the lock: add missing fields, then append the records.
