@@ -7,101 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::MailHome;
+use common::engine::*;
 use dovecot_rs::index::format::index::mail_flags;
-use dovecot_rs::index::mail_index::{Index, OpenFlags};
 use dovecot_rs::index::transaction::{Modify, TransactionFlags};
-use dovecot_rs::index::view::View;
 use dovecot_rs::index::view_sync::{ViewSyncFlags, ViewSyncType};
-
-/// Small thresholds, so that a few rounds rewrite dovecot.index and
-/// rotate the log.
-const SMALL_THRESHOLDS: &str = "mail_index_rewrite_min_log_bytes = 512\n\
-    mail_index_rewrite_max_log_bytes = 1k\n\
-    mail_index_log_rotate_min_size = 1k\n\
-    mail_index_log_rotate_max_size = 2k\n\
-    mail_index_log_rotate_min_age = 0\n";
-
-fn message(i: usize) -> Vec<u8> {
-    format!("From: a@example.com\r\nSubject: message {i}\r\n\r\nbody {i}\r\n").into_bytes()
-}
-
-fn sdbox_index_dir(home: &MailHome) -> PathBuf {
-    home.path().join("sdbox/mailboxes/INBOX/dbox-Mails")
-}
-
-/// One message as `doveadm fetch 'uid flags modseq'` prints it,
-/// without `\Recent` (a session's view, not the index's).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fetched {
-    uid: u32,
-    flags: Vec<String>,
-    modseq: Option<u64>,
-}
-
-/// Parse doveadm's fetch output: messages separated by a "\x0c" line.
-fn parse_fetch(out: &str) -> Vec<Fetched> {
-    let mut messages = Vec::new();
-    for block in out.split("\x0c\n").filter(|b| !b.trim().is_empty()) {
-        let mut msg = Fetched {
-            uid: 0,
-            flags: Vec::new(),
-            modseq: None,
-        };
-        for line in block.lines() {
-            let (key, value) = line
-                .split_once(": ")
-                .unwrap_or((line.trim_end_matches(':'), ""));
-            match key {
-                "uid" => msg.uid = value.parse().expect("uid"),
-                "flags" => {
-                    msg.flags = value
-                        .split(' ')
-                        .filter(|f| !f.is_empty() && *f != "\\Recent")
-                        .map(str::to_string)
-                        .collect()
-                }
-                "modseq" => msg.modseq = Some(value.parse().expect("modseq")),
-                _ => {}
-            }
-        }
-        messages.push(msg);
-    }
-    messages
-}
-
-fn fetch(home: &MailHome, fields: &str) -> Vec<Fetched> {
-    let out = home.doveadm(&["fetch", fields, "mailbox", "INBOX", "all"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("Corrupted"),
-        "doveadm complained: {stderr}"
-    );
-    parse_fetch(&common::check(&out, "doveadm fetch"))
-}
-
-/// What our view shows, in the same shape.
-fn ours(view: &View, with_modseq: bool) -> Vec<Fetched> {
-    (1..=view.messages_count())
-        .map(|seq| Fetched {
-            uid: view.uid(seq).unwrap(),
-            flags: view.imap_flags(seq),
-            modseq: with_modseq.then(|| view.modseq(seq).unwrap()),
-        })
-        .collect()
-}
-
-fn open_index(dir: &Path) -> Index {
-    let mut index = Index::alloc(Some(dir), "dovecot.index");
-    index.open(OpenFlags::empty()).expect("open index");
-    index
-}
-
-fn doveadm_ok(home: &MailHome, args: &[&str]) {
-    let out = home.doveadm(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("Corrupted"), "doveadm {args:?}: {stderr}");
-    common::check(&out, &format!("doveadm {args:?}"));
-}
 
 /// A round of changes through the real doveadm: flags, keywords, an
 /// expunge now and then, a new message.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::format::index::{hdr_flags, mail_flags};
+use super::format::index::{EXT_KEYWORDS, IndexFile, decode_keywords, hdr_flags, mail_flags};
 use super::mail_index::Index;
 use super::map::IndexMap;
 
@@ -87,12 +87,41 @@ pub fn fsck_map(map: &mut IndexMap) -> Vec<String> {
     fixed
 }
 
+/// A `dovecot.index` that decodes but whose header fails the checks
+/// Dovecot answers with an fsck (mail_index_map_check_header returning
+/// 0): the repaired file's bytes, and whether anything was repaired.
+pub(crate) fn fsck_file(data: &[u8], errors: &mut Vec<String>) -> (Option<Vec<u8>>, bool) {
+    let Ok(file) = IndexFile::decode(data) else {
+        return (Some(data.to_vec()), false);
+    };
+    let keywords = file
+        .ext(EXT_KEYWORDS)
+        .and_then(|(_, e)| decode_keywords(e.header()).ok())
+        .unwrap_or_default();
+    let mut map = IndexMap {
+        hdr: file.hdr,
+        extensions: file.extensions,
+        records: file.records,
+        keywords,
+    };
+    if map.check_header().is_ok() {
+        return (Some(data.to_vec()), false);
+    }
+    let fixed = fsck_map(&mut map);
+    errors.extend(fixed.iter().map(|what| format!("fsck: {what}")));
+    let mut repaired = map.to_file();
+    repaired.trailing = Vec::new();
+    (Some(repaired.encode()), !fixed.is_empty())
+}
+
 /// Fsck the head map if its header fails Dovecot's checks, and write
-/// the result when we may.
-pub(crate) fn fsck_if_needed(index: &mut Index) {
+/// the result when we may (also when the file was repaired as read).
+pub(crate) fn fsck_if_needed(index: &mut Index, file_fscked: bool) {
     if let Err(e) = index.map.check_header() {
         log::warn!("{}: {e}, fscking", index.filepath.display());
         index.fsck();
+    } else if file_fscked {
+        index.write_repaired();
     }
 }
 
@@ -104,9 +133,18 @@ impl Index {
         for what in &fixed {
             self.errors.push(format!("fsck: {what}"));
         }
-        if fixed.is_empty() || self.readonly || self.in_memory {
-            return fixed;
+        if !fixed.is_empty() {
+            self.write_repaired();
         }
+        fixed
+    }
+
+    /// Write the repaired map under the log lock.
+    fn write_repaired(&mut self) {
+        if self.readonly || self.in_memory {
+            return;
+        }
+        self.need_recreate = true;
         let locked = self.log_mut().and_then(|log| Ok(log.lock_head()?));
         if locked.is_ok() {
             if let Err(e) = self.write_index_file() {
@@ -118,7 +156,6 @@ impl Index {
                 }
             }
         }
-        fixed
     }
 }
 

@@ -145,6 +145,9 @@ pub struct Index {
     pub(crate) main_index_hdr_log_file_tail_offset: u32,
     /// (dev, ino) of the `dovecot.index` we read or wrote last.
     pub(crate) index_file_id: Option<(u64, u64)>,
+    /// `dovecot.index` must be rewritten at the next sync (it was
+    /// corrupted or repaired).
+    pub(crate) need_recreate: bool,
     /// The log head is locked by a sync (`log_sync_locked`).
     pub(crate) sync_locked: bool,
     /// Problems found while opening or refreshing, Dovecot's wording.
@@ -176,6 +179,7 @@ impl Index {
             main_index_hdr_log_file_tail_offset: 0,
             index_file_id: None,
             sync_locked: false,
+            need_recreate: false,
             errors: Vec::new(),
         }
     }
@@ -298,6 +302,10 @@ impl Index {
     fn read_map(&mut self) -> Result<(), IndexError> {
         let log = self.log.as_ref().expect("log opened");
         let index_data = read_optional(&self.filepath)?;
+        let (index_data, fscked) = match index_data {
+            Some(data) => super::fsck::fsck_file(&data, &mut self.errors),
+            None => (None, false),
+        };
         let log2 = read_optional(&self.file_path(".log.2"))?;
         let files = IndexFiles {
             index: index_data.clone(),
@@ -311,11 +319,26 @@ impl Index {
                 self.errors.push(reason);
                 open_index(&IndexFiles {
                     index: None,
-                    ..files
+                    ..files.clone()
                 })
                 .map_err(|e| self.open_error(e))?
             }
             Err(e) => return Err(self.open_error(e)),
+        };
+        let opened = if opened
+            .errors
+            .iter()
+            .any(|e| e.starts_with("Corrupted index file"))
+        {
+            self.errors.extend(opened.errors);
+            self.index_file_id = None;
+            let without_index = IndexFiles {
+                index: None,
+                ..files
+            };
+            open_index(&without_index).map_err(|e| self.open_error(e))?
+        } else {
+            opened
         };
         self.errors.extend(opened.errors.iter().cloned());
         self.registry = opened.registry;
@@ -324,7 +347,7 @@ impl Index {
         self.map = Arc::new(opened.map);
         self.note_index_file(index_data.as_deref());
         self.catch_up_with_log();
-        super::fsck::fsck_if_needed(self);
+        super::fsck::fsck_if_needed(self, fscked);
         Ok(())
     }
 
@@ -338,11 +361,21 @@ impl Index {
     /// Remember where the `dovecot.index` we read points into the log.
     fn note_index_file(&mut self, data: Option<&[u8]>) {
         let hdr = data.and_then(|d| IndexHeader::decode(super::format::Bytes::new(d)).ok());
-        if let Some(hdr) = hdr {
+        let usable = hdr.as_ref().is_some_and(|h| h.indexid == self.indexid);
+        if let Some(hdr) = hdr.filter(|_| usable) {
             self.main_index_hdr_log_file_seq = hdr.log_file_seq;
             self.main_index_hdr_log_file_tail_offset = hdr.log_file_tail_offset;
         }
-        self.index_file_id = file_id(&self.filepath);
+        let corrupted = self
+            .errors
+            .iter()
+            .any(|e| e.starts_with("Corrupted index file"));
+        self.need_recreate = corrupted;
+        self.index_file_id = if usable && !corrupted {
+            file_id(&self.filepath)
+        } else {
+            None
+        };
     }
 
     /// After the replay the map should be at the head's end; when the

@@ -142,7 +142,10 @@ impl Index {
     pub(crate) fn wants_index_write(&self) -> bool {
         let hdr = &self.map.hdr;
         let seq = self.main_index_hdr_log_file_seq;
-        if (seq != 0 && seq != hdr.log_file_seq) || self.index_file_id.is_none() {
+        if (seq != 0 && seq != hdr.log_file_seq)
+            || self.index_file_id.is_none()
+            || self.need_recreate
+        {
             return true;
         }
         let log_diff = hdr
@@ -281,7 +284,7 @@ impl IndexSyncCtx<'_> {
             index.rotate_log()?;
         }
         if want_rotate || index.wants_index_write() {
-            index.write_index_file()?;
+            index.write_index_file_after_sync(want_rotate)?;
         }
         Ok(())
     }

@@ -14,20 +14,11 @@ use super::mail_index::{Index, IndexError, file_id};
 use super::transaction_log::FsyncMode;
 
 impl Index {
-    /// mail_index_write without the rotation: rewrite `dovecot.index`
-    /// from the head map, unless another process replaced it since we
-    /// read it (then its decisions are as good as ours).
+    /// Rewrite `dovecot.index` from the head map, under the log lock.
     pub fn write_index_file(&mut self) -> Result<(), IndexError> {
         if self.readonly || self.in_memory {
             return Ok(());
         }
-        let current = file_id(&self.filepath);
-        let replaced = current.is_some() && current != self.index_file_id;
-        let rotated = self.main_index_hdr_log_file_seq != self.map.hdr.log_file_seq;
-        if replaced && !rotated {
-            return Ok(());
-        }
-
         let mut file = self.map.to_file();
         file.hdr.log_file_tail_offset = file.hdr.log_file_head_offset;
         let bytes = file.encode();
@@ -42,12 +33,27 @@ impl Index {
         self.main_index_hdr_log_file_seq = file.hdr.log_file_seq;
         self.main_index_hdr_log_file_tail_offset = file.hdr.log_file_tail_offset;
         self.index_file_id = file_id(&self.filepath);
+        self.need_recreate = false;
         log::debug!(
             "Recreated {} (file_seq={})",
             self.filepath.display(),
             file.hdr.log_file_seq
         );
         Ok(())
+    }
+}
+
+impl Index {
+    /// mail_index_write after a sync: rewrite unless another process
+    /// replaced `dovecot.index` since we read it (then its decisions are
+    /// as good as ours), or the log was just rotated.
+    pub(crate) fn write_index_file_after_sync(&mut self, rotated: bool) -> Result<(), IndexError> {
+        let current = file_id(&self.filepath);
+        let replaced = current.is_some() && current != self.index_file_id;
+        if replaced && !rotated && !self.need_recreate {
+            return Ok(());
+        }
+        self.write_index_file()
     }
 }
 

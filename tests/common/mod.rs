@@ -2,6 +2,8 @@
 //! oracle (through `compat/doveadm`), and our own `doveadm-rs`.
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
