@@ -819,3 +819,25 @@ fn empty_records_stop_the_dump() {
         (48, "empty payload for type 0x2")
     );
 }
+
+#[test]
+fn autodetection_by_name_matches_doveadm() {
+    require_dovecot!();
+    let home = common::MailHome::new("maildir:{home}/Maildir");
+    let data = std::fs::read(common::fixtures_dir().join("log/sdbox-index.log")).expect("read log");
+    // doveadm looks at the first ".log" of the name only.
+    for name in [
+        "a.log",
+        "a.log.2",
+        "a.log.x",
+        "a.logb.log",
+        "alog",
+        "a.LOG",
+        "a.log2",
+    ] {
+        let path = home.path().join(name);
+        std::fs::write(&path, &data).expect("write log");
+        let p = path.to_str().expect("utf-8 path");
+        assert_same_dump(&home, &["dump", p], &format!("detect-{name}"));
+    }
+}
