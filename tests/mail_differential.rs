@@ -596,3 +596,24 @@ fn thread_groups(threads: &str) -> Vec<Vec<usize>> {
     }
     groups
 }
+
+#[test]
+fn mbox_from_line_written_like_dovecot() {
+    use dovecot_rs::mail::mbox_from::{self, MboxTime};
+    require_dovecot!();
+    // The From_ line `doveadm save` writes into an mbox: reading it and
+    // writing it again must give the same bytes (TZ=UTC).
+    let home = MailHome::new("mbox:{home}/mail:INBOX={home}/inbox");
+    fs::create_dir_all(home.path().join("mail")).expect("mail dir");
+    home.save(None, b"Subject: x\n\nbody\n");
+    let mbox = read(&home.path().join("inbox"));
+    let line = &mbox[..=find(&mbox, b"\n").expect("From_ line")];
+
+    let from = mbox_from::parse(&line[b"From ".len()..line.len() - 1]).expect("valid");
+    let MboxTime::Local(tm) = from.time else {
+        panic!("Dovecot writes no zone: {from:?}");
+    };
+    let sender = String::from_utf8(from.sender).expect("ASCII sender");
+    let ours = mbox_from::create(&sender, tm.to_unix().expect("valid time"), 0);
+    assert_eq!(ours.as_bytes(), line);
+}
