@@ -19,8 +19,9 @@
 //! which WHATWG lacks, is decoded here.
 //!
 //! TODO(charset): iconv charsets WHATWG lacks besides UTF-7 (UTF-32,
-//! UCS-2, IBM and other legacy code pages) decode as unknown charsets;
-//! they are rare in mail.
+//! UCS-2, IBM and other legacy code pages), glibc-only spellings
+//! (`eucjp`, `utf16le`) and `//TRANSLIT` suffixes decode as unknown
+//! charsets here while Dovecot converts them; they are rare in mail.
 
 use encoding_rs::{DecoderResult, Encoding};
 
