@@ -841,3 +841,51 @@ fn autodetection_by_name_matches_doveadm() {
         assert_same_dump(&home, &["dump", p], &format!("detect-{name}"));
     }
 }
+
+/// A log at the highest modseq: Dovecot's counter wraps to 0 (and stops
+/// tracking until a `modseq` intro), and so must ours. Found by fuzzing.
+fn wrapping_modseq_log() -> Vec<u8> {
+    use dovecot_rs::index::format::log::*;
+    let mut header = LogFileHeader::new(1_700_000_997, 3, 1_700_000_000);
+    header.initial_modseq = u64::MAX;
+    let records = vec![
+        ext(RecordBody::Append(vec![AppendRecord { uid: 1, flags: 0 }])),
+        ext(RecordBody::Append(vec![AppendRecord { uid: 2, flags: 0 }])),
+        ext(intro("modseq", u32::MAX, 8)),
+        ext(RecordBody::Append(vec![AppendRecord { uid: 3, flags: 0 }])),
+    ];
+    LogFile { header, records }.encode().expect("encode")
+}
+
+#[test]
+fn modseq_wraps_like_dovecot() {
+    let data = wrapping_modseq_log();
+    let log = LogFile::decode(&data).expect("decode");
+    let modseqs: Vec<u64> = log.records.iter().map(|r| r.modseq).collect();
+    assert_eq!(modseqs, [0, 0, 1, 2]);
+
+    if !common::dovecot_available() {
+        return;
+    }
+    let home = common::MailHome::new("maildir:{home}/Maildir");
+    let path = home.path().join("wrap.log");
+    std::fs::write(&path, &data).expect("write log");
+    assert_same_dump(&home, &["dump", path.to_str().unwrap()], "wrap.log");
+}
+
+/// Inputs that once crashed a fuzz target dump without panicking.
+#[test]
+fn fuzz_regressions_dump_without_panic() {
+    use dovecot_rs::doveadm::dump_log::dump_log;
+    let dir = common::repo_dir().join("fuzz/regressions/log");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("read regressions") {
+        let data = std::fs::read(entry.expect("entry").path()).expect("read input");
+        let mut out = Vec::new();
+        let result = dump_log(&data, &mut out);
+        assert!(out.starts_with(b"version = "), "{result:?}");
+        let _ = LogFile::decode(&data);
+        count += 1;
+    }
+    assert!(count > 0, "no regression inputs in {}", dir.display());
+}

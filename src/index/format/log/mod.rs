@@ -180,7 +180,8 @@ pub fn next_modseq(cur: u64, type_bits: u32, body: &RecordBody, version: u16) ->
         }
         _ => false,
     };
-    cur + u64::from(raises)
+    // Dovecot's uint64_t wraps; so does ours (back to "not tracking").
+    cur.wrapping_add(u64::from(raises))
 }
 
 /// Iterates over the decoded records of a log file; stops after the
