@@ -403,19 +403,29 @@ fn dumped_mime_parts(dump: &str) -> BTreeMap<u32, Vec<u8>> {
     parts
 }
 
-/// Dovecot's fields for every corpus message. The messages are put in
-/// the Maildir's `new/` as they are (`doveadm save` would rewrite their
-/// line ends), named so that their GUID says which one they are.
-fn dovecot_fields(corpus: &[(String, Vec<u8>)]) -> Vec<Fields> {
+/// A Maildir with the messages put in its `new/` as they are (`doveadm
+/// save` would rewrite their line ends), named `file_name(index)`.
+fn deliver(
+    corpus: &[(String, Vec<u8>)],
+    file_name: impl Fn(usize) -> String,
+) -> (common::MailHome, PathBuf) {
     let home = common::MailHome::new("maildir:{home}/Maildir");
     let maildir = home.path().join("Maildir");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).expect("create Maildir");
     }
-    let guid = |i: usize| format!("{}.M{i}P1.dovecot-rs", 1_000_000 + i);
     for (i, (_, message)) in corpus.iter().enumerate() {
-        std::fs::write(maildir.join("new").join(guid(i)), message).expect("deliver");
+        std::fs::write(maildir.join("new").join(file_name(i)), message).expect("deliver");
     }
+    (home, maildir)
+}
+
+/// Dovecot's fields for every corpus message. The messages are put in
+/// the Maildir's `new/` as they are (`doveadm save` would rewrite their
+/// line ends), named so that their GUID says which one they are.
+fn dovecot_fields(corpus: &[(String, Vec<u8>)]) -> Vec<Fields> {
+    let guid = |i: usize| format!("{}.M{i}P1.dovecot-rs", 1_000_000 + i);
+    let (home, maildir) = deliver(corpus, guid);
 
     let names = [
         "uid",
@@ -805,4 +815,149 @@ fn skip_virtual_inverts_the_crlf_length() {
             assert_eq!(reached, skip, "{name} at {skip}");
         }
     }
+}
+
+// ---- SEARCH BODY and TEXT without an index, against doveadm search.
+
+use dovecot_rs::mail::message_search::{SearchFlags, message_search};
+
+/// Keys searched for in the corpus, with BODY and with TEXT.
+const SEARCH_KEYS: &[&str] = &[
+    "hello",
+    "HELLO",
+    "world.",
+    "café",
+    "CAFE",
+    "é",
+    "crème brûlée",
+    "€",
+    "euro",
+    "soft",
+    "softbreak",
+    "=3D",
+    "equals",
+    "Hello world!",
+    "SGVsbG8",
+    "AAEC",
+    "<b>",
+    "bold",
+    "&amp;",
+    "script",
+    "first body",
+    "inner",
+    "explicit text",
+    "subject",
+    "subject: hello",
+    "content-type",
+    "text/plain",
+    "boundary",
+    "encoded subject",
+    "=?utf-8?q",
+    "joe@example.com",
+    "ABCDEFGH",
+    "quoted line",
+    "\u{fffd}",
+    "nul",
+    "with nul",
+    "bad =ZZ",
+    "trailing spaces",
+    "not decoded",
+    "shown",
+    "not shown",
+    "eight",
+    "part\r\n",
+    "\r\nbody",
+    "folded location",
+    "flowed",
+    "x-my.type",
+    "ä",
+    "Ä",
+    "LLLL",
+];
+
+/// `KIND KEY: name name...`, one line of `search.dovecot`.
+fn search_line(out: &mut Vec<u8>, kind: &str, key: &str, mut hits: Vec<&str>) {
+    hits.sort();
+    out.extend_from_slice(&escape(format!("{kind} {key}:").as_bytes()));
+    for name in hits {
+        out.extend_from_slice(format!(" {name}").as_bytes());
+    }
+    out.push(b'\n');
+}
+
+fn our_search_results(corpus: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for kind in ["body", "text"] {
+        let flags = SearchFlags {
+            skip_headers: kind == "body",
+        };
+        for key in SEARCH_KEYS {
+            let hits = corpus
+                .iter()
+                .filter(|(_, message)| message_search(message, key, flags))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            search_line(&mut out, kind, key, hits);
+        }
+    }
+    out
+}
+
+#[test]
+fn search_matches_dovecot_fixture() {
+    let expected = std::fs::read(corpus_dir().join("search.dovecot")).expect("search fixture");
+    let ours = our_search_results(&corpus());
+    common::assert_same_output(
+        &String::from_utf8_lossy(&ours),
+        &String::from_utf8_lossy(&expected),
+        "search",
+    );
+}
+
+/// `search.dovecot` is what `doveadm search body/text KEY` finds (with
+/// DOVECOT_RS_BLESS=1, rewrite it).
+#[test]
+fn search_fixture_is_current() {
+    require_dovecot!();
+    let corpus = corpus();
+    let (home, _) = deliver(&corpus, |i| {
+        format!("{}.M{i}P1.{}", 1_000_000 + i, corpus[i].0)
+    });
+    let out = oracle(&home, &["-f", "tab", "fetch", "uid guid", "all"], b"");
+    let names: BTreeMap<String, String> = String::from_utf8_lossy(&out)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(uid, guid)| {
+            (
+                uid.to_string(),
+                guid.rsplit('.').next().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    let mut text = Vec::new();
+    for kind in ["body", "text"] {
+        for key in SEARCH_KEYS {
+            let found = oracle(&home, &["search", kind, key], b"");
+            let found = String::from_utf8_lossy(&found);
+            let hits = found
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .map(|uid| names[uid].as_str())
+                .collect();
+            search_line(&mut text, kind, key, hits);
+        }
+    }
+    let path = corpus_dir().join("search.dovecot");
+    if std::env::var_os("DOVECOT_RS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("write search fixture");
+        return;
+    }
+    let committed = std::fs::read(&path).unwrap_or_default();
+    common::assert_same_output(
+        &String::from_utf8_lossy(&text),
+        &String::from_utf8_lossy(&committed),
+        "search fixture",
+    );
 }

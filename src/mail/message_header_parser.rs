@@ -55,7 +55,8 @@ pub struct HeaderLine<'a> {
     /// Empty for lines without a colon (and for overlong names); on
     /// continuation lines, the name of the header they continue.
     pub name: &'a [u8],
-    /// What separates name and value: the colon and whitespace.
+    /// What separates name and value: the colon and whitespace (on
+    /// continuation lines, that of the header's first line).
     pub middle: &'a [u8],
     /// This line's part of the value, without the line end.
     pub value: &'a [u8],
@@ -152,6 +153,7 @@ pub struct HeaderParser<'a> {
 
     /// The header being read (for continuation lines).
     name: &'a [u8],
+    middle: &'a [u8],
     name_offset: u64,
     full_value_offset: u64,
     continues: bool,
@@ -181,6 +183,7 @@ impl<'a> HeaderParser<'a> {
             has_nuls: false,
             eoh: false,
             name: b"",
+            middle: b"",
             name_offset: 0,
             full_value_offset: 0,
             continues: false,
@@ -366,6 +369,7 @@ impl<'a> HeaderParser<'a> {
     fn continuation(&self, line: &'a [u8], end: &LineEnd) -> HeaderLine<'a> {
         HeaderLine {
             name: self.name,
+            middle: self.middle,
             value: line,
             full_value_offset: self.full_value_offset,
             continued: true,
@@ -403,6 +407,7 @@ impl<'a> HeaderParser<'a> {
 
     fn remember(&mut self, hdr: HeaderLine<'a>) -> HeaderLine<'a> {
         self.name = hdr.name;
+        self.middle = hdr.middle;
         self.full_value_offset = hdr.full_value_offset;
         hdr
     }

@@ -19,6 +19,7 @@ pub mod message_parser;
 pub mod message_part;
 pub mod message_part_data;
 pub mod message_part_serialize;
+pub mod message_search;
 pub mod message_size;
 pub mod message_snippet;
 pub mod quoted_printable;
