@@ -6,22 +6,20 @@
 //!
 //! - [`CacheFile`] decodes the whole file as a sequence of regions
 //!   (header, field headers, records) and re-encodes it byte for byte.
-//!   Every record must decode; it is the strict form, for checking and
-//!   rewriting files.
+//!   [`CacheFile::decode`] is strict: every block must decode.
+//!   [`CacheFile::decode_lenient`] keeps damage between blocks (a torn
+//!   append after a crash, which Dovecot reads around) as
+//!   [`Region::Unparsed`].
 //! - [`CacheView`] opens a file the way Dovecot does for lookups
 //!   (mail-cache.c, mail-cache-fields.c, mail-cache-lookup.c): only the
 //!   header, the field header in force and the records reached from an
 //!   index's cache offsets are read, each checked as Dovecot checks it.
 //!
-//! [`CachedValue`] decodes a value the way `doveadm dump` shows it.
-//!
-//! Not here yet:
-//! TODO(cache-write): appending records and field headers, purging
-//! (mail-cache-transaction.c, mail-cache-purge.c) and the decisions
-//! (mail-cache-decisions.c) belong to the cache engine, not the codec.
-//! Files with damage between blocks (a torn append after a crash), which
-//! Dovecot reads around, are refused by [`CacheFile::decode`] and kept as
-//! [`Region::Unparsed`] by [`CacheFile::decode_lenient`].
+//! [`CachedValue`] decodes a value the way `doveadm dump` shows it;
+//! [`FieldHeader::new`] and [`FieldEntry::new`] lay out new blocks as
+//! Dovecot writes them. Appending, purging and caching decisions
+//! (mail-cache-transaction.c, mail-cache-purge.c, mail-cache-decisions.c)
+//! are the cache engine's, in `crate::index::cache`.
 
 mod fields;
 mod header;
