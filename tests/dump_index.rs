@@ -230,6 +230,42 @@ fn maildir_condstore_via_imap() {
     assert_replay_matches_index(&dir);
 }
 
+/// Copy a fixture index directory into `home` under `name`.
+fn copy_fixture(home: &MailHome, fixture: &str, name: &str) -> PathBuf {
+    let src = fixtures_dir().join("index").join(fixture);
+    let dest = home.path().join(name);
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    for entry in std::fs::read_dir(&src).expect("fixture").flatten() {
+        std::fs::copy(entry.path(), dest.join(entry.file_name())).expect("copy");
+    }
+    dest
+}
+
+/// Older 7.x minor versions as Dovecot upgrades them while reading:
+/// 0 and 1 lose the old \Recent flag bits and become 7.3 (0 also gets
+/// first_recent_uid 1 and the old offset names), 2 keeps its version
+/// but loses the old sync fields.
+#[test]
+fn old_minor_versions_read_like_dovecot() {
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    for minor in [0u8, 1, 2] {
+        let dir = copy_fixture(&home, "maildir-index", &format!("minor{minor}"));
+        let path = dir.join("dovecot.index");
+        let mut index = std::fs::read(&path).expect("read");
+        let header_size = u32::from_ne_bytes(index[4..8].try_into().unwrap()) as usize;
+        index[1] = minor;
+        index[header_size + 4] |= 0x20;
+        if minor == 0 {
+            index[48..52].copy_from_slice(&0u32.to_ne_bytes());
+        }
+        index[72..76].copy_from_slice(&77u32.to_ne_bytes());
+        index[76..80].copy_from_slice(&78u32.to_ne_bytes());
+        std::fs::write(&path, index).expect("write");
+        compare_dump(&home, &dir, &[], &format!("minor_version_{minor}"));
+    }
+}
+
 #[test]
 fn errors_match_doveadm() {
     require_dovecot!();
@@ -240,10 +276,17 @@ fn errors_match_doveadm() {
     let empty = home.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     let empty = empty.to_str().expect("utf-8");
-    let cases: [&[&str]; 3] = [
+    let other = copy_fixture(&home, "maildir-index", "other-indexid");
+    let mut index = std::fs::read(other.join("dovecot.index")).expect("read");
+    index[16] ^= 0x10;
+    std::fs::write(other.join("dovecot.index"), index).expect("write");
+    let other = other.to_str().expect("utf-8");
+    let cases: [&[&str]; 5] = [
         &["dump", "-t", "index", dir, "x5"],
         &["dump", "-t", "index", empty],
         &["dump", empty],
+        &["dump", other],
+        &["dump", "-t", "index", other],
     ];
     for args in cases {
         let theirs = home.doveadm(args);

@@ -24,12 +24,18 @@ use crate::index::format::index::{
 
 pub use open::{IndexFiles, OpenError, OpenedIndex, open_index};
 
-/// The index is not usable: Dovecot's "Corrupted index file" cases
-/// found after decoding (mail_index_map_check_header,
-/// mail_index_map_parse_keywords).
+/// Why a decoded `dovecot.index` cannot be used as a map, in Dovecot's
+/// words (mail_index_map_check_header, mail_index_map_parse_keywords).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct MapError(pub String);
+pub enum MapError {
+    /// Dovecot ignores the file and goes on with an empty index.
+    #[error("{0}")]
+    Unusable(String),
+    /// Dovecot would fsck the index first, which a read-only open
+    /// cannot do: the open fails.
+    #[error("{0}")]
+    NeedsFsck(String),
+}
 
 /// One registered extension: its id is its position in
 /// [`ExtRegistry::exts`] (`struct mail_index_registered_ext`).
@@ -117,23 +123,24 @@ impl IndexMap {
     /// read its keywords, check its header and upgrade old minor
     /// versions the way Dovecot does when it maps the file.
     pub fn from_file(file: IndexFile, registry: &mut ExtRegistry) -> Result<Self, MapError> {
-        for ext in &file.extensions {
-            registry.register(&ext.name, ext.hdr_size, ext.record_size, ext.record_align);
-        }
-        let keywords = match file.ext(fmt::EXT_KEYWORDS) {
-            Some((_, ext)) => fmt::decode_keywords(ext.header()).map_err(|e| MapError(e.reason))?,
-            None => Vec::new(),
-        };
-
         let mut map = IndexMap {
             hdr: file.hdr,
             extensions: file.extensions,
             records: file.records,
-            keywords,
+            keywords: Vec::new(),
         };
         map.hdr.unused_old_recent_messages_count = 0;
         map.upgrade_minor_version();
         map.check_header()?;
+
+        for ext in &map.extensions {
+            registry.register(&ext.name, ext.hdr_size, ext.record_size, ext.record_align);
+        }
+        if let Some(idx) = map.ext_idx(fmt::EXT_KEYWORDS) {
+            let header = map.extensions[idx].header();
+            let keywords = fmt::decode_keywords(header);
+            map.keywords = keywords.map_err(|e| MapError::NeedsFsck(e.reason))?;
+        }
         Ok(map)
     }
 
@@ -212,7 +219,7 @@ impl IndexMap {
     /// are Dovecot's.
     pub fn check_header(&self) -> Result<(), MapError> {
         let h = &self.hdr;
-        let fail = |msg: String| Err(MapError(msg));
+        let fail = |msg: String| Err(MapError::NeedsFsck(msg));
         if h.uid_validity == 0 && h.next_uid != 1 {
             return fail(format!("uidvalidity=0, but next_uid={}", h.next_uid));
         }
@@ -241,7 +248,7 @@ impl IndexMap {
     fn check_uid_fields(&self) -> Result<(), MapError> {
         let h = &self.hdr;
         if h.first_recent_uid == 0 {
-            return Err(MapError("first_recent_uid=0".into()));
+            return Err(MapError::NeedsFsck("first_recent_uid=0".into()));
         }
         let below_next = [
             ("first_recent_uid", h.first_recent_uid),
@@ -250,15 +257,16 @@ impl IndexMap {
         ];
         for (name, uid) in below_next {
             if uid > h.next_uid {
-                return Err(MapError(format!("{name} {uid} > next_uid {}", h.next_uid)));
+                let msg = format!("{name} {uid} > next_uid {}", h.next_uid);
+                return Err(MapError::NeedsFsck(msg));
             }
         }
         let Some(last) = (h.messages_count as usize).checked_sub(1) else {
             return Ok(());
         };
         match self.records.uid(last) {
-            Some(0) => Err(MapError("last message has uid=0".into())),
-            Some(uid) if uid >= h.next_uid => Err(MapError(format!(
+            Some(0) => Err(MapError::Unusable("last message has uid=0".into())),
+            Some(uid) if uid >= h.next_uid => Err(MapError::NeedsFsck(format!(
                 "last message uid {uid} >= next_uid {}",
                 h.next_uid
             ))),

@@ -15,13 +15,15 @@ use std::io;
 use std::path::Path;
 
 use super::sync::{SyncCtx, apply_all};
-use super::{EXT_MODSEQ, ExtRegistry, IndexMap};
-use crate::index::format::FormatError;
-use crate::index::format::index::{IndexFile, hdr_flags, mail_flags};
+use super::{EXT_MODSEQ, ExtRegistry, IndexMap, MapError};
+use crate::index::format::index::{
+    IndexFile, IndexHeader, RECORD_BASE_SIZE, check_compat, hdr_flags, mail_flags,
+};
 use crate::index::format::log::{
     LogFileHeader, LogRecord, RawRecords, ReadState, RecordFlags, TYPE_BOUNDARY,
     TYPE_HEADER_UPDATE, TYPE_MASK,
 };
+use crate::index::format::{Bytes, FormatError};
 
 /// `mmap_get_page_size()`: logs smaller than this are read whole when
 /// opened.
@@ -67,8 +69,10 @@ pub enum OpenError {
     /// dovecot.index belongs to another log.
     #[error("indexid changed: {log} -> {index}")]
     IndexidMismatch { log: u32, index: u32 },
-    #[error("{0}")]
-    Log2Missing(String),
+    /// dovecot.index fails a check after which Dovecot would fsck it,
+    /// which a read-only open cannot.
+    #[error("Corrupted index file: {0}")]
+    NeedsFsck(String),
 }
 
 /// An index as a read-only open leaves it.
@@ -162,7 +166,10 @@ pub fn open_index(files: &IndexFiles) -> Result<OpenedIndex, OpenError> {
 
 /// The map of dovecot.index, or an empty one when there is none.
 /// `false` when the file exists but cannot be used: Dovecot then keeps
-/// the empty map and does not replay the log.
+/// the empty map and does not replay the log. The checks come in
+/// Dovecot's order: what reading the file checks (versions, sizes,
+/// indexid), then the extensions, keywords and header contents, whose
+/// failures would need an fsck.
 fn read_index_file(
     files: &IndexFiles,
     indexid: u32,
@@ -172,19 +179,34 @@ fn read_index_file(
     let Some(data) = files.index.as_deref() else {
         return Ok((IndexMap::new(indexid), true));
     };
-    let decoded = IndexFile::decode(data).map_err(|e| e.to_string());
-    let map =
-        decoded.and_then(|file| IndexMap::from_file(file, registry).map_err(|e| e.to_string()));
-    match map {
-        Ok(map) if map.hdr.indexid != indexid => Err(OpenError::IndexidMismatch {
-            log: indexid,
-            index: map.hdr.indexid,
-        }),
-        Ok(map) => Ok((map, true)),
-        Err(e) => {
-            errors.push(format!("Corrupted index file: {e}"));
-            Ok((IndexMap::new(indexid), false))
+    let unusable = |errors: &mut Vec<String>, e: String| {
+        errors.push(format!("Corrupted index file: {e}"));
+        Ok((IndexMap::new(indexid), false))
+    };
+    let hdr = IndexHeader::decode(Bytes::new(data)).and_then(|hdr| {
+        check_compat(&hdr, data.len() as u64)?;
+        Ok(hdr)
+    });
+    match hdr {
+        Err(e) => return unusable(errors, e.reason),
+        Ok(hdr) if hdr.indexid != indexid => {
+            return Err(OpenError::IndexidMismatch {
+                log: indexid,
+                index: hdr.indexid,
+            });
         }
+        Ok(hdr) if hdr.record_size < RECORD_BASE_SIZE => {
+            let e = format!("record_size too small ({} < 8)", hdr.record_size);
+            return unusable(errors, e);
+        }
+        Ok(_) => {}
+    }
+
+    let file = IndexFile::decode(data).map_err(|e| OpenError::NeedsFsck(e.reason))?;
+    match IndexMap::from_file(file, registry) {
+        Ok(map) => Ok((map, true)),
+        Err(MapError::Unusable(e)) => unusable(errors, e),
+        Err(MapError::NeedsFsck(e)) => Err(OpenError::NeedsFsck(e)),
     }
 }
 
