@@ -24,6 +24,13 @@
 //! padding after the last extension introduction of a record is dropped;
 //! a file with other bytes there decodes, but does not re-encode to the
 //! same bytes. Dovecot always writes zeros.
+//!
+//! Header and extension header updates are cut as Dovecot reads them
+//! (mail-index-sync-update.c), each update padded to four bytes, though
+//! Dovecot's writer pads only the record's end: a record with several
+//! updates of sizes not multiple of four is misread by Dovecot itself,
+//! and by us the same way. Dovecot's own updates are whole 32-bit fields
+//! or larger aligned runs, as in every fixture.
 
 mod body;
 mod decode;
