@@ -11,6 +11,11 @@
 //! and keyword changes in [`ext`], and opening the files of an index in
 //! [`open`].
 //!
+//! The header and the extension list are plain data so that the C ABI
+//! can later present them as Dovecot's `hdr`, `extensions` and
+//! `keyword_idx_map` (header offsets follow from the extensions' order
+//! and [`ExtHeader::encoded_len`]).
+//!
 //! Not done yet: memory-mapped reading, sharing records between maps,
 //! and fsck.
 

@@ -19,7 +19,7 @@
 
 use super::ext::CurExt;
 use super::{EXT_MODSEQ, ExtRegistry, IndexMap};
-use crate::index::format::index::{IndexHeader, hdr_flags, hdr_offset, mail_flags};
+use crate::index::format::index::{IndexHeader, hdr_flags, mail_flags};
 use crate::index::format::log::{
     AppendRecord, ExpungeGuid, FlagUpdate, HeaderUpdate, LogRecord, ModseqUpdate, RecordBody,
     UidRange,
@@ -175,7 +175,9 @@ impl<'a> SyncCtx<'a> {
 
     /// sync_header_update: write into the base header. next_uid never
     /// shrinks and the tail offset is left to the end of the replay, as
-    /// in Dovecot; the size fields describe our layout and stay ours.
+    /// in Dovecot. Unlike Dovecot, the fields that describe the map's
+    /// layout (versions, sizes, messages_count) are not taken from the
+    /// log: they must keep matching the extensions and records.
     fn header_update(&mut self, u: &HeaderUpdate) -> Step {
         let base = u32::from(self.map.hdr.base_header_size);
         let end = u.offset as u64 + u.data.len() as u64;
@@ -387,14 +389,13 @@ fn update_lowwaters(hdr: &mut IndexHeader, uid: u32, flags: u8) {
     }
 }
 
-/// Undo header updates of the fields that describe the file layout.
+/// Undo header updates of the fields that describe the map's layout.
 fn keep_layout_fields(hdr: &mut IndexHeader, before: &IndexHeader) {
     hdr.major_version = before.major_version;
     hdr.base_header_size = before.base_header_size;
     hdr.header_size = before.header_size;
     hdr.record_size = before.record_size;
     hdr.messages_count = before.messages_count;
-    debug_assert_eq!(hdr_offset::NEXT_UID, 28);
 }
 
 /// Merge sorted, inclusive ranges that overlap or touch.
