@@ -6,6 +6,7 @@
 //! the rules in [`boundary`]; `docs/CAPI.md` explains the whole scheme.
 
 pub mod boundary;
+pub mod istream;
 pub mod localtime;
 pub mod log;
 pub mod sys;
