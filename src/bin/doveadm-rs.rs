@@ -65,6 +65,9 @@ fn main() -> ExitCode {
     match (result, flushed) {
         (Ok(()), Ok(())) => ExitCode::SUCCESS,
         (Err(e), _) => {
+            if let Some(line) = &e.before {
+                eprintln!("{line}");
+            }
             eprintln!("Fatal: {e}");
             ExitCode::from(e.exit_code as u8)
         }

@@ -16,6 +16,8 @@ use super::exit;
 pub struct DumpError {
     pub exit_code: i32,
     pub message: String,
+    /// A line doveadm writes to stderr before the `Fatal:` one.
+    pub before: Option<String>,
 }
 
 impl DumpError {
@@ -23,6 +25,7 @@ impl DumpError {
         DumpError {
             exit_code,
             message: message.into(),
+            before: None,
         }
     }
 
@@ -54,7 +57,16 @@ pub struct Dumper {
 /// The dumpers, in doveadm's autodetection order.
 // TODO(dump): dbox, mailboxlog, thread, zlib and the dcrypt types are not
 // implemented; -t with their names is rejected as an unknown type.
-pub const DUMPERS: &[Dumper] = &[super::dump_index::DUMPER, super::dump_log::DUMPER];
+pub const DUMPERS: &[Dumper] = &[
+    super::dump_index::DUMPER,
+    super::dump_log::DUMPER,
+    super::dump_cache::DUMPER,
+];
+
+/// What doveadm lists before refusing an unknown `-t` type: Debian's
+/// build's types, not ours (`cache` is our extension).
+pub const DOVEADM_DUMP_TYPES: &str =
+    "dbox index log mailboxlog thread imapzlib dcrypt-file dcrypt-key multiplex";
 
 /// Run `doveadm dump [-t TYPE] PATH [ARGS...]`, writing to `out`.
 pub fn run(
@@ -64,10 +76,11 @@ pub fn run(
     out: &mut dyn Write,
 ) -> DumpResult {
     let dumper = match type_name {
-        Some(name) => DUMPERS
-            .iter()
-            .find(|d| d.name == name)
-            .ok_or_else(|| DumpError::new(exit::USAGE, format!("Unknown type: {name}")))?,
+        Some(name) => DUMPERS.iter().find(|d| d.name == name).ok_or_else(|| {
+            let mut e = DumpError::new(exit::USAGE, format!("Unknown type: {name}"));
+            e.before = Some(format!("Available dump types: {DOVEADM_DUMP_TYPES}"));
+            e
+        })?,
         None => {
             let found = DUMPERS.iter().find(|d| (d.test)(path));
             let dumper = found.ok_or_else(|| {
