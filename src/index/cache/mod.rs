@@ -19,7 +19,20 @@
 //! transaction must write; [`log_append`] writes them to the
 //! transaction log until the index engine's transactions do.
 //!
+//! Wiring into the index engine ([`crate::index::transaction`]): at
+//! commit, apply [`IndexUpdates`] to the index transaction as
+//! `ext_reset("cache", reset)` if any, then `update_ext(seq, "cache",
+//! offset)` per message, with the "cache" extension registered as
+//! (hdr 0, record 4, align 4); the intro of those record updates must
+//! carry `reset_id` (mail_index_ext_using_reset_id), not the head map's,
+//! so that offsets written for a file another process has since purged
+//! are ignored by every reader. The sync's expunge handler calls
+//! [`Cache::expunge_count`] with the number of expunged messages that
+//! had a cache offset.
+//!
 //! Not done yet:
+//! TODO(cache-index-wiring): the engine's transactions have no
+//! ext_using_reset_id yet; until then [`log_append`] writes the updates.
 //! TODO(cache-sync): the reset_id resync of mail_cache_sync_reset_id()
 //! (refreshing the index under the log lock when the index's reset_id
 //! and the file's file_seq differ); such records are reported absent.
