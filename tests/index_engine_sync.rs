@@ -116,6 +116,15 @@ fn our_syncs_rotate_and_rewrite_and_dovecot_reads_them() {
             "dump {file}: {stderr}"
         );
     }
+
+    // An old .log.2 goes at the next sync, and the header says so.
+    drop(index);
+    let mut index = open_index(&dir);
+    index.settings.optimization.log2_max_age_secs = 0;
+    backend_sync(&mut index, &dir);
+    assert!(!dir.join("dovecot.index.log.2").exists());
+    assert_eq!(index.view().header().log2_rotate_time, u32::MAX);
+    assert_eq!(fetch(&home, "uid").len(), 5);
 }
 
 #[test]

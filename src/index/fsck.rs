@@ -4,12 +4,16 @@
 //! the records, and the header is marked `FSCKD`. The repaired map is
 //! written to `dovecot.index` when the index is writable.
 //!
-//! Not done yet: checking extension and keyword headers (an index whose
-//! extensions do not decode is rebuilt from the log instead).
+//! TODO(fsck-extensions): extension and keyword headers are not
+//! checked (an index whose extensions do not decode is rebuilt from the
+//! log instead).
 
 use std::sync::Arc;
 
-use super::format::index::{EXT_KEYWORDS, IndexFile, decode_keywords, hdr_flags, mail_flags};
+use super::format::Bytes;
+use super::format::index::{
+    EXT_KEYWORDS, IndexFile, IndexHeader, decode_keywords, hdr_flags, mail_flags,
+};
 use super::mail_index::Index;
 use super::map::IndexMap;
 
@@ -90,9 +94,13 @@ pub fn fsck_map(map: &mut IndexMap) -> Vec<String> {
 /// A `dovecot.index` that decodes but whose header fails the checks
 /// Dovecot answers with an fsck (mail_index_map_check_header returning
 /// 0): the repaired file's bytes, and whether anything was repaired.
-pub(crate) fn fsck_file(data: &[u8], errors: &mut Vec<String>) -> (Option<Vec<u8>>, bool) {
-    let Ok(file) = IndexFile::decode(data) else {
-        return (Some(data.to_vec()), false);
+/// A sound file is returned as it is, without being decoded here.
+pub(crate) fn fsck_file(data: Vec<u8>, errors: &mut Vec<String>) -> (Vec<u8>, bool) {
+    if !header_needs_fsck(&data) {
+        return (data, false);
+    }
+    let Ok(file) = IndexFile::decode(&data) else {
+        return (data, false);
     };
     let keywords = file
         .ext(EXT_KEYWORDS)
@@ -105,13 +113,43 @@ pub(crate) fn fsck_file(data: &[u8], errors: &mut Vec<String>) -> (Option<Vec<u8
         keywords,
     };
     if map.check_header().is_ok() {
-        return (Some(data.to_vec()), false);
+        return (data, false);
     }
     let fixed = fsck_map(&mut map);
     errors.extend(fixed.iter().map(|what| format!("fsck: {what}")));
     let mut repaired = map.to_file();
     repaired.trailing = Vec::new();
-    (Some(repaired.encode()), !fixed.is_empty())
+    (repaired.encode(), !fixed.is_empty())
+}
+
+/// The checks of mail_index_map_check_header that lead to an fsck,
+/// on the header and the last record's UID only.
+fn header_needs_fsck(data: &[u8]) -> bool {
+    let b = Bytes::new(data);
+    let Ok(h) = IndexHeader::decode(b) else {
+        return false;
+    };
+    let over_next = [
+        h.first_recent_uid,
+        h.first_unseen_uid_lowwater,
+        h.first_deleted_uid_lowwater,
+    ]
+    .iter()
+    .any(|&uid| uid > h.next_uid);
+    let bad = (h.uid_validity == 0 && h.next_uid != 1)
+        || h.next_uid == 0
+        || h.seen_messages_count > h.messages_count
+        || h.deleted_messages_count > h.messages_count
+        || h.first_recent_uid == 0
+        || over_next;
+    let Some(last) = h.messages_count.checked_sub(1) else {
+        return bad;
+    };
+    let at = u64::from(h.header_size) + u64::from(last) * u64::from(h.record_size);
+    let last_uid = usize::try_from(at)
+        .ok()
+        .and_then(|at| b.u32(at, "uid").ok());
+    bad || last_uid.is_some_and(|uid| uid >= h.next_uid)
 }
 
 /// Fsck the head map if its header fails Dovecot's checks, and write

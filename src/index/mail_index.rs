@@ -10,9 +10,10 @@
 //! (`MAIL_INDEX_OPEN_FLAG_MMAP_DISABLE` is the only mode); the log is
 //! read as it grows.
 //!
-//! Not done yet: `MAIL_INDEX_OPEN_FLAG_NFS_FLUSH`, `KEEP_BACKUPS`,
-//! `SAVEONLY`, moving to memory after a write error, and the index
-//! deletion records (`mail_index_set_deleted`).
+//! TODO(index-open-flags): `NFS_FLUSH`, `KEEP_BACKUPS` and `SAVEONLY`
+//! are accepted and ignored.
+//! TODO(index-deleted): `mail_index_set_deleted` and the index deletion
+//! records are not handled (they are replayed but not acted on).
 
 use std::fs;
 use std::io;
@@ -148,6 +149,10 @@ pub struct Index {
     /// `dovecot.index` must be rewritten at the next sync (it was
     /// corrupted or repaired).
     pub(crate) need_recreate: bool,
+    /// `.log.2` was checked for age (`log_2_unlink_checked`).
+    pub(crate) log2_checked: bool,
+    /// A new `log2_rotate_time` for the next sync to write.
+    pub(crate) log2_delayed_update: u32,
     /// The log head is locked by a sync (`log_sync_locked`).
     pub(crate) sync_locked: bool,
     /// Problems found while opening or refreshing, Dovecot's wording.
@@ -180,6 +185,8 @@ impl Index {
             index_file_id: None,
             sync_locked: false,
             need_recreate: false,
+            log2_checked: false,
+            log2_delayed_update: 0,
             errors: Vec::new(),
         }
     }
@@ -303,13 +310,20 @@ impl Index {
         let log = self.log.as_ref().expect("log opened");
         let index_data = read_optional(&self.filepath)?;
         let (index_data, fscked) = match index_data {
-            Some(data) => super::fsck::fsck_file(&data, &mut self.errors),
+            Some(data) => {
+                let (data, fscked) = super::fsck::fsck_file(data, &mut self.errors);
+                (Some(data), fscked)
+            }
             None => (None, false),
         };
         let log2 = read_optional(&self.file_path(".log.2"))?;
+        let log_end = replay_end(index_data.as_deref(), &log.head);
+        let index_hdr = index_data
+            .as_deref()
+            .and_then(|d| IndexHeader::decode(super::format::Bytes::new(d)).ok());
         let files = IndexFiles {
-            index: index_data.clone(),
-            log: Some(log.head.data().to_vec()),
+            index: index_data,
+            log: Some(log.head.data()[..log_end].to_vec()),
             log2,
         };
         let opened = match open_index(&files) {
@@ -345,8 +359,9 @@ impl Index {
         self.keywords = opened.map.keywords.clone();
         self.indexid = opened.map.hdr.indexid;
         self.map = Arc::new(opened.map);
-        self.note_index_file(index_data.as_deref());
+        self.note_index_file(index_hdr);
         self.catch_up_with_log();
+        self.sync_map_to_head();
         super::fsck::fsck_if_needed(self, fscked);
         Ok(())
     }
@@ -359,8 +374,7 @@ impl Index {
     }
 
     /// Remember where the `dovecot.index` we read points into the log.
-    fn note_index_file(&mut self, data: Option<&[u8]>) {
-        let hdr = data.and_then(|d| IndexHeader::decode(super::format::Bytes::new(d)).ok());
+    fn note_index_file(&mut self, hdr: Option<IndexHeader>) {
         let usable = hdr.as_ref().is_some_and(|h| h.indexid == self.indexid);
         if let Some(hdr) = hdr.filter(|_| usable) {
             self.main_index_hdr_log_file_seq = hdr.log_file_seq;
@@ -437,6 +451,9 @@ impl Index {
         };
         let max_tail = log.head.max_tail_offset;
         let end_modseq = log.head.sync_highest_modseq();
+        if records.is_empty() && seq == head_seq {
+            return;
+        }
         let map = Arc::make_mut(&mut self.map);
         apply_records(map, &mut self.registry, &records, &mut self.errors);
         let mut ctx = SyncCtx::new(map, &mut self.registry);
@@ -467,6 +484,29 @@ impl Index {
     /// mail_index_close: unlock and drop the files.
     pub fn close(&mut self) {
         self.log = None;
+    }
+}
+
+/// How much of the head log the first replay needs to see: up to where
+/// `dovecot.index` points when it points into the head (the rest is
+/// applied from the records our log reader already decoded), else all.
+fn replay_end(index: Option<&[u8]>, head: &super::transaction_log::LogFile) -> usize {
+    let hdr = index.and_then(|d| IndexHeader::decode(super::format::Bytes::new(d)).ok());
+    let len = head.data().len();
+    match hdr {
+        Some(h) if h.log_file_seq == head.hdr.file_seq => {
+            let end = h.log_file_head_offset as usize;
+            let starts_record = head
+                .records
+                .binary_search_by_key(&(end as u64), |r| r.offset)
+                .is_ok();
+            if end <= head.sync_offset && (starts_record || end == head.sync_offset) {
+                end.max(usize::from(head.hdr.hdr_size))
+            } else {
+                len
+            }
+        }
+        _ => len,
     }
 }
 

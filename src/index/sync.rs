@@ -10,8 +10,11 @@
 //! then rotates the log and rewrites `dovecot.index` when Dovecot would
 //! (mail_transaction_log_want_rotate, mail_index_sync_want_index_write).
 //!
-//! Not done yet: sync handlers (expunge callbacks), `FLUSH_DIRTY`, index
-//! deletion flags, and the `.log.2` age check (log2_max_age_secs).
+//! The first sync also deletes `.log.2` once it is older than
+//! `log2_max_age_secs`, recording that in `log2_rotate_time`.
+//!
+//! TODO(sync-handlers): expunge handlers (the cache's) are not called;
+//! `FLUSH_DIRTY` is accepted and ignored.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +79,10 @@ impl Index {
                 path: self.filepath.clone(),
             });
         }
+        if !self.log2_checked {
+            self.log2_checked = true;
+            self.log2_unlink_old();
+        }
         self.log_mut()?.lock_head()?;
         self.sync_locked = true;
         self.sync_map_to_head();
@@ -103,6 +110,36 @@ impl Index {
             seen_nonexternal,
             finished: false,
         }))
+    }
+
+    /// mail_transaction_log_2_unlink_old: delete a `.log.2` older than
+    /// `log2_max_age_secs`; a changed `log2_rotate_time` is written by
+    /// the next sync commit.
+    fn log2_unlink_old(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        if self.in_memory {
+            return;
+        }
+        let path2 = self.file_path(".log.2");
+        let mut rotated = self.map.hdr.log2_rotate_time;
+        if rotated == 0 {
+            rotated = match std::fs::metadata(&path2) {
+                Ok(st) => st.mtime().clamp(0, i64::from(u32::MAX - 1)) as u32,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => u32::MAX,
+                Err(_) => return,
+            };
+        }
+        let max_age = i64::from(self.settings.optimization.log2_max_age_secs);
+        let old = i64::from(unix_now()) - i64::from(rotated) >= max_age;
+        if rotated != u32::MAX && old && !self.readonly {
+            if let Err(e) = std::fs::remove_file(&path2) {
+                log::warn!("unlink({}) failed: {e}", path2.display());
+            }
+            rotated = u32::MAX;
+        }
+        if rotated != self.map.hdr.log2_rotate_time {
+            self.log2_delayed_update = rotated;
+        }
     }
 
     /// The non-external records between the tail offset and the head.
@@ -263,10 +300,11 @@ impl IndexSyncCtx<'_> {
     /// `dovecot.index` when wanted.
     pub fn commit(mut self) -> Result<(), IndexError> {
         self.finished = true;
-        let t = std::mem::replace(
+        let mut t = std::mem::replace(
             &mut self.transaction,
             Transaction::new(self.view.clone(), TransactionFlags::EXTERNAL),
         );
+        self.add_commit_header_updates(&mut t);
         let update_tail = self.seen_nonexternal
             || self.flags.contains(SyncFlags::UPDATE_TAIL_OFFSET)
             || !t.expunges.is_empty();
@@ -274,6 +312,24 @@ impl IndexSyncCtx<'_> {
         let result = result.and_then(|()| self.finish_index());
         self.index.sync_end();
         result
+    }
+
+    /// The header updates a sync commit adds: `DROP_RECENT`'s
+    /// `first_recent_uid`, and a delayed `log2_rotate_time`.
+    fn add_commit_header_updates(&mut self, t: &mut Transaction) {
+        const FIRST_RECENT_UID: usize = 48;
+        const LOG2_ROTATE_TIME: usize = 76;
+        let hdr = &self.index.map.hdr;
+        if self.flags.contains(SyncFlags::DROP_RECENT) {
+            let next_uid = hdr.next_uid + t.appends.len() as u32;
+            if hdr.first_recent_uid < next_uid {
+                t.update_header(FIRST_RECENT_UID, &next_uid.to_ne_bytes(), false);
+            }
+        }
+        let log2 = std::mem::take(&mut self.index.log2_delayed_update);
+        if log2 != 0 {
+            t.update_header(LOG2_ROTATE_TIME, &log2.to_ne_bytes(), true);
+        }
     }
 
     fn finish_index(&mut self) -> Result<(), IndexError> {

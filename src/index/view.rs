@@ -71,7 +71,22 @@ impl View {
 
     /// The sequence of `uid` (mail_index_lookup_seq).
     pub fn lookup_seq(&self, uid: u32) -> Option<u32> {
-        self.map.lookup_uid(uid).map(|i| i as u32 + 1)
+        let records = &self.map.records;
+        let (data, size) = (records.as_bytes(), records.record_size());
+        let uid_at = |i: usize| {
+            let at = i * size;
+            u32::from_ne_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
+        };
+        let (mut lo, mut hi) = (0, records.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if uid_at(mid) < uid {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < records.len() && uid_at(lo) == uid).then_some(lo as u32 + 1)
     }
 
     /// The sequences of the messages with UIDs in `uid1..=uid2`

@@ -9,9 +9,11 @@
 //! the log reaches them: a message expunged elsewhere never receives
 //! flag updates here.
 //!
-//! Not done yet: hidden transactions (`MAIL_INDEX_TRANSACTION_FLAG_HIDE`)
-//! and reporting a view whose log position was rotated away (it is
-//! reset to the head map, with every message reported changed).
+//! TODO(view-sync-hidden): changes of `HIDE` transactions are reported
+//! like any other.
+//! TODO(view-sync-lost-log): a view whose log position was rotated away
+//! more than once is reset to the head map, with every message reported
+//! changed, where Dovecot reads `.log.2` and may do better.
 
 use std::sync::Arc;
 

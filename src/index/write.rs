@@ -4,7 +4,7 @@
 //! offset is set to its head offset, as Dovecot writes it: callers only
 //! write when everything up to the head is synced.
 //!
-//! Not done yet: `KEEP_BACKUPS` (`dovecot.index.backup`).
+//! TODO(index-backup): `KEEP_BACKUPS` (`dovecot.index.backup`).
 
 use std::fs;
 use std::io::Write;

@@ -58,6 +58,9 @@ impl Index {
         }
         self.log_mut()?.lock_head()?;
         let result = self.commit_locked(&mut t);
+        // The transaction's view shares the map: drop it first so the
+        // map is not copied to apply our own records.
+        drop(t);
         if !self.sync_locked {
             self.log_mut()?.unlock();
         }

@@ -10,10 +10,11 @@
 //! add cancels an earlier remove and the other way round); keywords are
 //! named by their index in the index-wide keyword list.
 //!
-//! Not done yet: conflict detection against `max_modseq`
-//! (mail_index_transaction_set_max_modseq), attribute updates, index
-//! deletion records, and transaction views (lookups that see the
-//! transaction's own changes).
+//! TODO(transaction-modseq-conflicts): `max_modseq` conflict detection
+//! (mail_index_transaction_set_max_modseq) and `min_highest_modseq`.
+//! TODO(transaction-view): lookups that see the transaction's own
+//! changes (mail_index_transaction_open_updated_view).
+//! TODO(transaction-attributes): attribute update records.
 
 mod export;
 

@@ -11,8 +11,10 @@
 //! `.log.2`. Appends go to the end of the head with `O_APPEND` while
 //! the head is locked, and are `fdatasync`ed as `fsync_mode` says.
 //!
-//! Not done yet: NFS flushing, `dotlock_use_excl`, and moving a log to
-//! memory after a write error (the error is returned instead).
+//! TODO(index-nfs): NFS attribute cache flushing and `dotlock_use_excl`
+//! are not implemented; they matter only on NFS.
+//! TODO(index-to-memory): after a write error Dovecot moves the log to
+//! memory and goes on; we return the error.
 
 pub mod file;
 
