@@ -342,7 +342,16 @@ impl RecordBody {
     }
 
     /// Append the payload's bytes (without the record header) to `out`.
+    ///
+    /// Padding is relative to the payload's start, wherever `out` ends.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut payload = Vec::new();
+        self.encode_aligned(&mut payload);
+        out.extend_from_slice(&payload);
+    }
+
+    /// [`Self::encode`] into a buffer that starts 4-byte aligned.
+    fn encode_aligned(&self, out: &mut Vec<u8>) {
         match self {
             RecordBody::Expunge(r) | RecordBody::KeywordReset(r) => put_uid_ranges(out, r),
             RecordBody::ExpungeGuid(v) => v.iter().for_each(|e| {
