@@ -185,11 +185,8 @@ impl SnippetContext {
 /// The snippet of `message`, at most `max_chars` characters of UTF-8
 /// (`message_snippet_generate()`).
 pub fn message_snippet(message: &[u8], max_chars: u32) -> Vec<u8> {
-    let settings = ParserSettings {
-        hdr_flags: Default::default(),
-        ..ParserSettings::default()
-    };
-    let mut parser = MessageParser::new(message, settings);
+    // Dovecot parses the snippet's part with no header flags.
+    let mut parser = MessageParser::new(message, ParserSettings::default());
     let mut decoder = BodyDecoder::new();
     let mut ctx = SnippetContext::new(max_chars);
     let mut skip_part = None;
