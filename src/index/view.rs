@@ -71,22 +71,7 @@ impl View {
 
     /// The sequence of `uid` (mail_index_lookup_seq).
     pub fn lookup_seq(&self, uid: u32) -> Option<u32> {
-        let records = &self.map.records;
-        let (data, size) = (records.as_bytes(), records.record_size());
-        let uid_at = |i: usize| {
-            let at = i * size;
-            u32::from_ne_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
-        };
-        let (mut lo, mut hi) = (0, records.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if uid_at(mid) < uid {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        (lo < records.len() && uid_at(lo) == uid).then_some(lo as u32 + 1)
+        self.map.lookup_uid(uid).map(|i| i as u32 + 1)
     }
 
     /// The sequences of the messages with UIDs in `uid1..=uid2`
@@ -194,4 +179,37 @@ impl View {
 
 fn idx(seq: u32) -> Option<usize> {
     (seq as usize).checked_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_by_uid_agree_with_a_scan() {
+        let mut map = IndexMap::new(1);
+        let uids = [1, 2, 3, 7, 8, 20, 21, 22, 23, 100];
+        for uid in uids {
+            map.records.push(uid, 0);
+        }
+        map.hdr.messages_count = uids.len() as u32;
+        let view = View::of_map(Arc::new(map));
+        for uid in 0..110 {
+            let expected = uids.iter().position(|&u| u == uid).map(|i| i as u32 + 1);
+            assert_eq!(view.lookup_seq(uid), expected, "uid {uid}");
+        }
+        for (uid1, uid2) in [(0, 0), (4, 6), (4, 7), (5, 25), (1, u32::MAX), (101, 200)] {
+            let inside: Vec<u32> = (1..=10)
+                .filter(|&s| (uid1..=uid2).contains(&uids[s as usize - 1]))
+                .collect();
+            let expected = inside.first().map(|&a| (a, *inside.last().unwrap()));
+            assert_eq!(
+                view.lookup_seq_range(uid1, uid2),
+                expected,
+                "{uid1}..{uid2}"
+            );
+        }
+        let empty = View::of_map(Arc::new(IndexMap::new(1)));
+        assert_eq!(empty.lookup_seq(1), None);
+    }
 }

@@ -181,11 +181,32 @@ impl IndexMap {
     /// The records of messages with UIDs in `uid1..=uid2`, as 0-based
     /// indexes (mail_index_map_lookup_seq_range), or `None`.
     pub fn lookup_range(&self, uid1: u32, uid2: u32) -> Option<(usize, usize)> {
-        let count = self.records.len();
         let uid_at = |i: usize| self.records.uid(i).unwrap_or(u32::MAX);
-        let first = partition_point(count, |i| uid_at(i) < uid1);
-        let end = partition_point(count, |i| uid_at(i) <= uid2);
+        let (lo, hi) = self.uid_bounds(uid1);
+        let first = partition_point(lo, hi, |i| uid_at(i) < uid1);
+        let (lo, hi) = self.uid_bounds(uid2.saturating_add(1));
+        let end = match uid2 {
+            u32::MAX => self.records.len(),
+            _ => partition_point(lo.max(first), hi, |i| uid_at(i) <= uid2),
+        };
         (first < end).then(|| (first, end - 1))
+    }
+
+    /// Where the first record with a UID of at least `uid` can be: UIDs
+    /// grow by at least one per record, so no right of `uid - 1`, and
+    /// no left of what the UIDs up to the last record leave room for.
+    /// With few expunges this leaves a handful of records to search
+    /// (Dovecot bounds its search on the right the same way).
+    fn uid_bounds(&self, uid: u32) -> (usize, usize) {
+        let len = self.records.len();
+        let Some(last_uid) = len.checked_sub(1).and_then(|i| self.records.uid(i)) else {
+            return (0, len);
+        };
+        if uid > last_uid {
+            return (len, len);
+        }
+        let gap = (last_uid - uid) as usize;
+        ((len - 1).saturating_sub(gap), len.min(uid as usize))
     }
 
     /// The record index of `uid`.
@@ -280,10 +301,10 @@ impl IndexMap {
     }
 }
 
-/// The first index in `0..count` for which `pred` is false, given that
+/// The first index in `lo..hi` for which `pred` is false, given that
 /// `pred` is true for a prefix.
-fn partition_point(count: usize, pred: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, count);
+fn partition_point(lo: usize, hi: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (lo, hi.max(lo));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if pred(mid) {
