@@ -329,6 +329,15 @@ fn corpus_matches_dovecot_fixtures() {
 
 /// Run the real doveadm on `home` with the caching config.
 fn oracle(home: &common::MailHome, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    oracle_conf(home, ORACLE_CONF, args, stdin)
+}
+
+/// Run the real doveadm with `conf` added to the caching config.
+fn oracle_with(home: &common::MailHome, conf: &str, args: &[&str]) -> Vec<u8> {
+    oracle_conf(home, &format!("{ORACLE_CONF}\n{conf}"), args, b"")
+}
+
+fn oracle_conf(home: &common::MailHome, conf: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     use std::io::Write;
     use std::process::Stdio;
 
@@ -336,7 +345,7 @@ fn oracle(home: &common::MailHome, args: &[&str], stdin: &[u8]) -> Vec<u8> {
         .arg(home.path())
         .arg(home.location())
         .args(args)
-        .env("ORACLE_CONF_EXTRA", ORACLE_CONF)
+        .env("ORACLE_CONF_EXTRA", conf)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -959,5 +968,90 @@ fn search_fixture_is_current() {
         &String::from_utf8_lossy(&text),
         &String::from_utf8_lossy(&committed),
         "search fixture",
+    );
+}
+
+// ---- $HasAttachment, against Dovecot's attachment detection.
+
+use dovecot_rs::mail::message_part_data::AttachmentSettings;
+
+/// `mail_attachment_detection_options` values tried.
+const ATTACHMENT_OPTIONS: &[&str] = &[
+    "add-flags",
+    "add-flags exclude-inlined",
+    "add-flags content-type=!application/* content-type=application/pgp-signature",
+];
+
+fn attachment_settings(options: &str) -> AttachmentSettings {
+    let words: Vec<&str> = options.split_whitespace().collect();
+    let filter = words
+        .iter()
+        .filter_map(|w| w.strip_prefix("content-type="))
+        .map(|t| t.as_bytes().to_vec())
+        .collect();
+    AttachmentSettings {
+        content_type_filter: Some(filter),
+        exclude_inlined: words.contains(&"exclude-inlined"),
+    }
+}
+
+fn attachment_line(out: &mut String, options: &str, mut names: Vec<&str>) {
+    names.sort();
+    out.push_str(&format!("{options}:"));
+    for name in names {
+        out.push_str(&format!(" {name}"));
+    }
+    out.push('\n');
+}
+
+#[test]
+fn attachments_match_dovecot_fixture() {
+    let corpus = corpus();
+    let mut ours = String::new();
+    for options in ATTACHMENT_OPTIONS {
+        let settings = attachment_settings(options);
+        let names = corpus
+            .iter()
+            .filter(|(_, m)| MessageStructure::parse(m).has_attachment(&settings))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        attachment_line(&mut ours, options, names);
+    }
+    let expected = std::fs::read(corpus_dir().join("attachments.dovecot")).expect("fixture");
+    common::assert_same_output(&ours, &String::from_utf8_lossy(&expected), "attachments");
+}
+
+/// `attachments.dovecot` is which mails Dovecot flags `$HasAttachment`
+/// (with DOVECOT_RS_BLESS=1, rewrite it).
+#[test]
+fn attachment_fixture_is_current() {
+    require_dovecot!();
+    let corpus = corpus();
+    let mut text = String::new();
+    for options in ATTACHMENT_OPTIONS {
+        let file_name = |i: usize| format!("{}.M{i}P1.{}", 1_000_000 + i, corpus[i].0);
+        let (home, _) = deliver(&corpus, file_name);
+        let conf = format!("mail_attachment_detection_options = {options}");
+        let fetch = ["-f", "tab", "fetch", "guid imap.bodystructure flags", "all"];
+        let out = oracle_with(&home, &conf, &fetch);
+        let out = String::from_utf8_lossy(&out);
+        let names = out
+            .lines()
+            .skip(1)
+            .filter(|l| l.ends_with("$HasAttachment"))
+            .filter_map(|l| l.split('\t').next()?.split('.').nth(2))
+            .collect();
+        attachment_line(&mut text, options, names);
+    }
+    let path = corpus_dir().join("attachments.dovecot");
+    if std::env::var_os("DOVECOT_RS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("write fixture");
+        return;
+    }
+    let committed = std::fs::read(&path).unwrap_or_default();
+    common::assert_same_output(
+        &text,
+        &String::from_utf8_lossy(&committed),
+        "attachments fixture",
     );
 }

@@ -12,7 +12,7 @@
 use crate::mail::imap_quote::{append_nstring_nolf, append_string};
 use crate::mail::message_parser::{Block, MessageParser, ParserSettings};
 use crate::mail::message_part::{MessagePart, MessagePartFlags, MessageParts};
-use crate::mail::message_part_data::{DEFAULT_CHARSET, MessagePartData, Param};
+use crate::mail::message_part_data::{AttachmentSettings, DEFAULT_CHARSET, MessagePartData, Param};
 
 const EMPTY_BODY: &[u8] = b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)";
 const EMPTY_BODYSTRUCTURE: &[u8] =
@@ -76,6 +76,42 @@ impl MessageStructure {
     }
 }
 
+impl MessageStructure {
+    /// Is any part an attachment (`mail_message_has_attachment()`, what
+    /// sets `$HasAttachment`)? Parts are judged by what BODYSTRUCTURE
+    /// says of them, as lib-storage reads it back.
+    pub fn has_attachment(&self, settings: &AttachmentSettings) -> bool {
+        (0..self.parts.len()).any(|idx| {
+            let mut data = self.data[idx].clone();
+            let (main, sub) = self.written_type(idx);
+            data.content_type = Some(main);
+            data.content_subtype = Some(sub);
+            data.is_attachment(settings)
+        })
+    }
+
+    /// The type and subtype BODYSTRUCTURE gives part `idx`.
+    fn written_type(&self, idx: usize) -> (Vec<u8>, Vec<u8>) {
+        let flags = self.parts.as_slice()[idx].flags;
+        let data = &self.data[idx];
+        let sub = data.content_subtype.clone().unwrap_or_default();
+        let named = |main: &[u8], sub: &[u8]| (main.to_vec(), sub.to_vec());
+        if flags.contains(MessagePartFlags::MULTIPART) {
+            return (b"multipart".to_vec(), sub);
+        }
+        if flags.contains(MessagePartFlags::MESSAGE_RFC822) {
+            return named(b"message", b"rfc822");
+        }
+        if is_truncated(&self.parts, &self.data, idx) {
+            return named(b"application", b"octet-stream");
+        }
+        match &data.content_type {
+            Some(main) => (main.clone(), sub),
+            None => named(b"text", b"plain"),
+        }
+    }
+}
+
 struct Writer<'a> {
     parts: &'a MessageParts,
     data: &'a [MessagePartData],
@@ -136,7 +172,7 @@ impl Writer<'_> {
         let text = if rfc822 {
             self.out.extend_from_slice(b"\"message\" \"rfc822\"");
             false
-        } else if self.is_truncated(idx) {
+        } else if is_truncated(self.parts, self.data, idx) {
             // Not parsed further because of the part limits.
             self.out
                 .extend_from_slice(b"\"application\" \"octet-stream\"");
@@ -221,23 +257,23 @@ impl Writer<'_> {
             .extend_from_slice(format!(" {}", part.body_size.lines).as_bytes());
         Ok(())
     }
+}
 
-    /// A message/rfc822 or multipart part whose flag was dropped because
-    /// of the part limits, or a digest part without Content-Type
-    /// (`part_is_truncated()`).
-    fn is_truncated(&self, idx: usize) -> bool {
-        let data = &self.data[idx];
-        let Some(content_type) = &data.content_type else {
-            let parent = self.parts.as_slice()[idx].parent;
-            return parent.is_some_and(|p| {
-                let flags = self.parts.as_slice()[p].flags;
-                flags.contains(MessagePartFlags::MULTIPART_DIGEST)
-            });
-        };
-        let subtype = data.content_subtype.as_deref().unwrap_or(b"");
-        (content_type.eq_ignore_ascii_case(b"message") && subtype.eq_ignore_ascii_case(b"rfc822"))
-            || content_type.eq_ignore_ascii_case(b"multipart")
-    }
+/// A message/rfc822 or multipart part whose flag was dropped because
+/// of the part limits, or a digest part without Content-Type
+/// (`part_is_truncated()`).
+fn is_truncated(parts: &MessageParts, data: &[MessagePartData], idx: usize) -> bool {
+    let data = &data[idx];
+    let Some(content_type) = &data.content_type else {
+        let parent = parts.as_slice()[idx].parent;
+        return parent.is_some_and(|p| {
+            let flags = parts.as_slice()[p].flags;
+            flags.contains(MessagePartFlags::MULTIPART_DIGEST)
+        });
+    };
+    let subtype = data.content_subtype.as_deref().unwrap_or(b"");
+    (content_type.eq_ignore_ascii_case(b"message") && subtype.eq_ignore_ascii_case(b"rfc822"))
+        || content_type.eq_ignore_ascii_case(b"multipart")
 }
 
 /// `("name" "value" ...)` or NIL; text parts get a default charset

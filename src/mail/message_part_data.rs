@@ -9,8 +9,8 @@
 //! [`MessagePartData::end_of_header`] forgets the Content-* headers of a
 //! part that is not MIME, as Dovecot does.
 //!
-//! Not here yet: the attachment checks (`message_part_is_attachment()`
-//! and friends).
+//! [`MessagePartData::is_attachment`] and its helpers decide what
+//! `mail_attachment_detection_options` counts as an attachment.
 //!
 //! TODO(part-data-limits): Debian's 2.3.19.1 caps the language tags and
 //! parameters one message may add (100,000 and 200,000); not enforced.
@@ -165,4 +165,106 @@ fn parse_language(value: &[u8]) -> Option<Vec<Vec<u8>>> {
         let _ = parser.skip_lwsp();
     }
     (!langs.is_empty()).then_some(langs)
+}
+
+/// Which parts count as attachments
+/// (`struct message_part_attachment_settings`, from
+/// `mail_attachment_detection_options`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachmentSettings {
+    /// `content-type=` masks (`*` and `?` wildcards); a leading `!`
+    /// excludes. `None` when no detection options are set at all.
+    pub content_type_filter: Option<Vec<Vec<u8>>>,
+    /// `exclude-inlined`: inline parts never count.
+    pub exclude_inlined: bool,
+}
+
+/// `*` and `?` glob matching, ASCII case-insensitive
+/// (`wildcard_match_icase()`).
+pub fn wildcard_match_icase(data: &[u8], mask: &[u8]) -> bool {
+    let (mut d, mut m) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while d < data.len() {
+        match mask.get(m) {
+            Some(b'*') => {
+                star = Some((m, d));
+                m += 1;
+            }
+            Some(&c) if c == b'?' || c.eq_ignore_ascii_case(&data[d]) => {
+                m += 1;
+                d += 1;
+            }
+            _ => match star {
+                Some((sm, sd)) => {
+                    star = Some((sm, sd + 1));
+                    m = sm + 1;
+                    d = sd + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    mask[m..].iter().all(|&c| c == b'*')
+}
+
+impl MessagePartData {
+    /// Does `type/subtype` pass the filter? The last mask matching it
+    /// decides (`message_part_has_content_types()`).
+    pub fn has_content_types(&self, types: &[Vec<u8>]) -> bool {
+        let Some(content_type) = &self.content_type else {
+            return false;
+        };
+        let subtype = self.content_subtype.as_deref().unwrap_or(b"");
+        let full = [&content_type[..], b"/", subtype].concat();
+        let mut ret = true;
+        for mask in types {
+            let (exclude, mask) = match mask.strip_prefix(b"!") {
+                Some(rest) => (true, rest),
+                None => (false, &mask[..]),
+            };
+            if wildcard_match_icase(&full, mask) {
+                ret = !exclude;
+            }
+        }
+        ret
+    }
+
+    /// Is there a disposition parameter `name` (with a non-empty value
+    /// if `has_value`)? (`message_part_has_parameter()`)
+    pub fn has_parameter(&self, name: &[u8], has_value: bool) -> bool {
+        self.content_disposition_params
+            .iter()
+            .any(|(key, value)| key.eq_ignore_ascii_case(name) && (!has_value || !value.is_empty()))
+    }
+
+    /// `Content-Disposition: attachment`, or inline with a filename
+    /// unless inline parts are excluded (`message_part_is_attachment()`).
+    pub fn is_attachment(&self, settings: &AttachmentSettings) -> bool {
+        if let Some(filter) = &settings.content_type_filter {
+            if !self.has_content_types(filter) {
+                return false;
+            }
+        }
+        let disposition = |what: &[u8]| {
+            self.content_disposition
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case(what))
+        };
+        disposition(b"attachment")
+            || (!settings.exclude_inlined
+                && disposition(b"inline")
+                && self.has_parameter(b"filename", false))
+    }
+
+    /// The filename of an attachment (`message_part_data_get_filename()`).
+    pub fn filename(&self) -> Option<&[u8]> {
+        let disposition = self.content_disposition.as_deref();
+        if disposition.is_some_and(|d| !d.eq_ignore_ascii_case(b"attachment")) {
+            return None;
+        }
+        self.content_disposition_params
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(b"filename"))
+            .map(|(_, value)| &value[..])
+    }
 }
