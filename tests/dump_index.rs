@@ -512,3 +512,60 @@ fn replayed_log_equals_dovecot_index() {
     );
     assert_replay_matches_index(&home.path().join("Maildir"));
 }
+
+/// Append to the log in `dir` `count` introductions of new extensions,
+/// each with a record field of `record_size` bytes.
+fn append_ext_intros(dir: &Path, count: usize, record_size: u16) {
+    use dovecot_rs::index::format::log::{ExtIntro, LogRecord, RecordBody, RecordFlags};
+    let path = dir.join("dovecot.index.log");
+    let mut log = std::fs::read(&path).expect("read log");
+    for i in 0..count {
+        let intro = ExtIntro {
+            ext_id: u32::MAX,
+            reset_id: 0,
+            hdr_size: 0,
+            record_size,
+            record_align: 1,
+            flags: 0,
+            name: format!("wide{i}").into_bytes(),
+        };
+        let rec = LogRecord {
+            offset: 0,
+            flags: RecordFlags::empty(),
+            body: RecordBody::ExtIntro(vec![intro]),
+            modseq: 0,
+            modseq_changed: false,
+        };
+        rec.encode(&mut log).expect("encode intro");
+    }
+    std::fs::write(&path, log).expect("write log");
+}
+
+/// Record fields that would end past 64 KiB: Dovecot dies on an
+/// assertion (sync_ext_reorder); we refuse those introductions as
+/// corrupted, so the dump shows the index as Dovecot shows it with only
+/// the introductions that fit (the log offsets aside).
+#[test]
+fn ext_intros_past_64k_records_are_refused() {
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    let fits = copy_fixture(&home, "maildir-index", "fits");
+    let past = copy_fixture(&home, "maildir-index", "past");
+    append_ext_intros(&fits, 2, 30000);
+    append_ext_intros(&past, 12, 30000);
+
+    let (fits, past) = (fits.to_str().unwrap(), past.to_str().unwrap());
+    let dies = home.doveadm(&["dump", past]);
+    let stderr = String::from_utf8_lossy(&dies.stderr);
+    assert!(stderr.contains("sync_ext_reorder"), "{stderr}");
+
+    let theirs = home.doveadm_ok(&["dump", fits]);
+    let ours = check(&doveadm_rs(&["dump", past]), "doveadm-rs dump").replace(past, fits);
+    let offsets = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.contains("log file head offset") && !l.contains(" - log_offset"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    assert_same_output(&offsets(&ours), &offsets(&theirs), "ext_intros_past_64k");
+}

@@ -60,6 +60,10 @@ impl SyncCtx<'_> {
         if let Err(e) = fmt::check_ext(&proposed, self.map.hdr.record_size) {
             return self.corrupted(format!("Broken extension introduction: {e}"));
         }
+        if !record_layout_fits(&self.map.extensions, idx, u) {
+            let msg = "Broken extension introduction: Record fields past 64 KiB";
+            return self.corrupted(msg.into());
+        }
         self.cur_ext_record_size = u.record_size;
         match idx {
             Some(idx) => self.ext_intro_existing(u, idx),
@@ -451,7 +455,10 @@ fn ext_reorder(map: &mut IndexMap, idx: usize, old_ext_size: u16) {
         .collect();
     copy_sizes[idx] = copy_sizes[idx].min(usize::from(old_ext_size));
 
-    let new_size = assign_record_offsets(&mut map.extensions);
+    // ext_intro checked with record_layout_fits that the fields fit.
+    let Some(new_size) = assign_record_offsets(&mut map.extensions) else {
+        return;
+    };
     let new_offsets: Vec<usize> = map
         .extensions
         .iter()
@@ -470,9 +477,38 @@ fn ext_reorder(map: &mut IndexMap, idx: usize, old_ext_size: u16) {
     map.hdr.record_size = new_size as u32;
 }
 
+/// Would the record fields still start below 64 KiB (their offsets are
+/// 16 bits) once the introduction `u` is applied to extension `idx`, or
+/// added when `idx` is `None`? Dovecot asserts this in sync_ext_reorder
+/// and dies on such a log; we refuse the introduction as corrupted.
+fn record_layout_fits(extensions: &[ExtHeader], idx: Option<usize>, u: &ExtIntro) -> bool {
+    let mut trial: Vec<ExtHeader> = extensions
+        .iter()
+        .map(|e| ExtHeader::new("", 0, e.record_size, e.record_align))
+        .collect();
+    match idx {
+        None => trial.push(ExtHeader::new("", 0, u.record_size, u.record_align)),
+        // A reset extension ignores the introduction's sizes.
+        Some(i) if extensions[i].reset_id != u.reset_id => {}
+        Some(i) => {
+            let e = &mut trial[i];
+            let shrink = u.flags & EXT_INTRO_FLAG_NO_SHRINK == 0;
+            if e.record_size < u.record_size || shrink {
+                e.record_size = u.record_size;
+            }
+            if e.record_align < u.record_align || shrink {
+                e.record_align = u.record_align;
+            }
+        }
+    }
+    assign_record_offsets(&mut trial).is_some()
+}
+
 /// Give every extension with record data an offset, largest alignment
-/// first, filling gaps where a field fits; returns the record size.
-fn assign_record_offsets(extensions: &mut [ExtHeader]) -> usize {
+/// first, filling gaps where a field fits; returns the record size, or
+/// `None` when a field would end at or past 65535 (Dovecot's limit for
+/// the 16-bit offsets).
+fn assign_record_offsets(extensions: &mut [ExtHeader]) -> Option<usize> {
     extensions.iter_mut().for_each(|e| e.record_offset = 0);
     let mut sorted: Vec<usize> = (0..extensions.len()).collect();
     sorted.sort_by_key(|&i| Reverse(extensions[i].record_align));
@@ -497,15 +533,17 @@ fn assign_record_offsets(extensions: &mut [ExtHeader]) -> usize {
             }
             min_align = min_align.min(align);
         }
-        if placed {
-            continue;
-        }
-        if min_align == usize::MAX {
+        if !placed && min_align == usize::MAX {
             break;
         }
-        offset = offset.next_multiple_of(min_align);
+        if !placed {
+            offset = offset.next_multiple_of(min_align);
+        }
+        if offset >= usize::from(u16::MAX) {
+            return None;
+        }
     }
-    offset.next_multiple_of(max_align)
+    Some(offset.next_multiple_of(max_align))
 }
 
 #[cfg(test)]
@@ -519,7 +557,7 @@ mod tests {
             ExtHeader::new("cache", 0, 4, 4),
             ExtHeader::new("modseq", 16, 8, 8),
         ];
-        let size = assign_record_offsets(&mut exts);
+        let size = assign_record_offsets(&mut exts).unwrap();
         // modseq needs 8-alignment: offset 8; the keywords fit at 5.
         assert_eq!(exts[2].record_offset, 8);
         assert_eq!(exts[0].record_offset, 5);
