@@ -569,3 +569,33 @@ fn ext_intros_past_64k_records_are_refused() {
     };
     assert_same_output(&offsets(&ours), &offsets(&theirs), "ext_intros_past_64k");
 }
+
+/// The first `Error:` line a run printed.
+fn first_error(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines()
+        .find_map(|l| l.find("Error: ").map(|at| l[at..].to_string()))
+}
+
+/// A dovecot.index that needs an fsck: doveadm says why before giving
+/// up, and so must we (the reason used to go to a logger nobody set).
+/// doveadm then tries the fsck and sometimes dies on an assertion
+/// (mail_index_unmap), so only the reason is compared, and our exit
+/// code with the 65 (EX_DATAERR) doveadm gives when it survives.
+#[test]
+fn corrupted_index_reason_is_printed_like_doveadm() {
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    let dir = copy_fixture(&home, "maildir-index", "corrupted");
+    let path = dir.join("dovecot.index");
+    let mut index = std::fs::read(&path).expect("read");
+    index[32..36].copy_from_slice(&999_999u32.to_ne_bytes());
+    std::fs::write(&path, index).expect("write");
+
+    let dir = dir.to_str().expect("utf-8");
+    let theirs = first_error(&home.doveadm(&["dump", dir]).stderr);
+    let ours = doveadm_rs(&["dump", dir]);
+    assert!(theirs.is_some(), "doveadm printed no error");
+    assert_eq!(first_error(&ours.stderr), theirs);
+    assert_eq!(ours.status.code(), Some(65));
+}

@@ -38,7 +38,32 @@ enum Command {
     },
 }
 
+/// Prints the library's warnings and errors on stderr the way doveadm
+/// prints its own (`Error: ...`), so a failed dump says why.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
+        meta.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let prefix = match record.level() {
+            log::Level::Error => "Error",
+            _ => "Warning",
+        };
+        if self.enabled(record.metadata()) {
+            eprintln!("{prefix}: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 fn main() -> ExitCode {
+    if log::set_logger(&StderrLog).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {

@@ -18,7 +18,7 @@ use super::date::unixdate2str;
 use super::dump::{DumpError, DumpResult, Dumper};
 use super::dump_cache::CacheDump;
 use crate::index::format::index::{ExtHeader, IndexHeader, mail_flags};
-use crate::index::map::{EXT_CACHE, IndexFiles, IndexMap, OpenedIndex, open_index};
+use crate::index::map::{EXT_CACHE, IndexFiles, IndexMap, OpenError, OpenedIndex, open_index};
 
 /// The `index` entry of doveadm's dump types.
 pub const DUMPER: Dumper = Dumper {
@@ -67,13 +67,19 @@ fn index_path(path: &Path) -> Option<IndexPath> {
 }
 
 fn open(path: &IndexPath) -> Option<OpenedIndex> {
-    let files = IndexFiles::read(Path::new(&path.dir), &path.prefix).ok()?;
+    let files = IndexFiles::read(Path::new(&path.dir), &path.prefix)
+        .inspect_err(|e| log::error!("{e}"))
+        .ok()?;
     match open_index(&files) {
         Ok(opened) => {
             for e in &opened.errors {
                 log::error!("Index {}: {e}", path.filepath());
             }
             Some(opened)
+        }
+        Err(OpenError::NeedsFsck(reason)) => {
+            log::error!("Corrupted index file {}: {reason}", path.filepath());
+            None
         }
         Err(e) => {
             log::error!("Index {}: {e}", path.filepath());

@@ -53,7 +53,10 @@ fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(data) => Ok(Some(data)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => {
+            let msg = format!("open({}) failed: {e}", path.display());
+            Err(io::Error::new(e.kind(), msg))
+        }
     }
 }
 
