@@ -442,8 +442,7 @@ impl Index {
         if (seq, offset) == (head_seq, head_offset) {
             return;
         }
-        let records = records_between(log, seq, offset);
-        let Some(records) = records else {
+        let Some(parts) = record_slices(log, seq, offset) else {
             let reason = format!("Lost log for seq={seq} offset={offset}");
             log::warn!("{}: {reason}", self.filepath.display());
             self.errors.push(reason);
@@ -451,11 +450,13 @@ impl Index {
         };
         let max_tail = log.head.max_tail_offset;
         let end_modseq = log.head.sync_highest_modseq();
-        if records.is_empty() && seq == head_seq {
+        if parts.iter().all(|p| p.is_empty()) && seq == head_seq {
             return;
         }
         let map = Arc::make_mut(&mut self.map);
-        apply_records(map, &mut self.registry, &records, &mut self.errors);
+        for records in parts {
+            apply_records(map, &mut self.registry, records, &mut self.errors);
+        }
         let mut ctx = SyncCtx::new(map, &mut self.registry);
         ctx.update_modseq_header(head_seq, head_offset, end_modseq);
         if map.hdr.log_file_seq != head_seq {
@@ -511,24 +512,33 @@ fn replay_end(index: Option<&[u8]>, head: &super::transaction_log::LogFile) -> u
 }
 
 /// The log records from (seq, offset) to the head's end, following one
-/// rotation; `None` when that position is no longer in our files.
+/// rotation: the previous file's part and the head's, without copying
+/// them; `None` when that position is no longer in our files.
+pub(crate) fn record_slices(
+    log: &TransactionLog,
+    seq: u32,
+    offset: u32,
+) -> Option<[&[LogRecord]; 2]> {
+    let head = &log.head;
+    if seq == head.hdr.file_seq {
+        return Some([&[], head.records_from(offset)]);
+    }
+    let prev = log.prev.as_ref().filter(|p| p.hdr.file_seq == seq);
+    let before: &[LogRecord] = match prev {
+        Some(prev) => prev.records_from(offset),
+        None if head.hdr.prev_file_seq == seq && head.hdr.prev_file_offset == offset => &[],
+        None => return None,
+    };
+    Some([before, &head.records])
+}
+
+/// [`record_slices`] as one owned list.
 pub(crate) fn records_between(
     log: &TransactionLog,
     seq: u32,
     offset: u32,
 ) -> Option<Vec<LogRecord>> {
-    let head = &log.head;
-    if seq == head.hdr.file_seq {
-        return Some(head.records_from(offset).to_vec());
-    }
-    let prev = log.prev.as_ref().filter(|p| p.hdr.file_seq == seq);
-    let mut records = match prev {
-        Some(prev) => prev.records_from(offset).to_vec(),
-        None if head.hdr.prev_file_seq == seq && head.hdr.prev_file_offset == offset => Vec::new(),
-        None => return None,
-    };
-    records.extend_from_slice(&head.records);
-    Some(records)
+    record_slices(log, seq, offset).map(|parts| parts.concat())
 }
 
 /// Apply log records to a map, collecting the corruption found.
