@@ -599,3 +599,29 @@ fn corrupted_index_reason_is_printed_like_doveadm() {
     assert_eq!(first_error(&ours.stderr), theirs);
     assert_eq!(ours.status.code(), Some(65));
 }
+
+/// Autodetecting a log tries it as an index first: that attempt must
+/// stay as quiet as doveadm's; a changed indexid is reported as
+/// doveadm reports it.
+#[test]
+fn autodetection_errors_match_doveadm() {
+    require_dovecot!();
+    let home = MailHome::new("maildir:{home}/Maildir");
+    let plain = copy_fixture(&home, "maildir-index", "plain");
+    let other = copy_fixture(&home, "maildir-index", "other-indexid");
+    let index = other.join("dovecot.index");
+    let mut data = std::fs::read(&index).expect("read");
+    data[16] ^= 0x10;
+    std::fs::write(&index, data).expect("write");
+
+    for path in [plain.join("dovecot.index.log"), other] {
+        let path = path.to_str().expect("utf-8");
+        let theirs = home.doveadm(&["dump", path]);
+        let ours = doveadm_rs(&["dump", path]);
+        assert_eq!(
+            first_error(&ours.stderr),
+            first_error(&theirs.stderr),
+            "{path}"
+        );
+    }
+}

@@ -77,6 +77,12 @@ fn open(path: &IndexPath) -> Option<OpenedIndex> {
             }
             Some(opened)
         }
+        // Like Dovecot's read-only open, a missing log is no error.
+        Err(OpenError::NoLog) => None,
+        Err(e @ OpenError::IndexidMismatch { .. }) => {
+            log::error!("Index file {}: {e}", path.filepath());
+            None
+        }
         Err(OpenError::NeedsFsck(reason)) => {
             log::error!("Corrupted index file {}: {reason}", path.filepath());
             None
