@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dovecot_rs::doveadm::{dump, exit};
+use dovecot_rs::doveadm::mail_cmd::{CmdError, mail_location};
+use dovecot_rs::doveadm::print::Formatter;
+use dovecot_rs::doveadm::{dump, exit, fetch, mailbox};
 
 #[derive(Parser, Debug)]
 #[command(name = "doveadm-rs", version, about = "doveadm on dovecot-rs")]
@@ -20,6 +22,10 @@ struct Cli {
     /// Accepted for doveadm compatibility; dovecot.conf is not read.
     #[arg(short = 'c', value_name = "CONFIG", global = true)]
     config: Option<PathBuf>,
+
+    /// Output formatter: flow, pager or tab.
+    #[arg(short = 'f', value_name = "FORMATTER", global = true)]
+    formatter: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -35,6 +41,40 @@ enum Command {
         path: PathBuf,
         /// Type-specific arguments (for an index: a UID to dump alone).
         args: Vec<String>,
+    },
+    /// Mailbox commands (list, status).
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
+    /// Print fields of the messages a search query matches.
+    Fetch {
+        fields: String,
+        #[arg(required = true, allow_hyphen_values = true)]
+        query: Vec<String>,
+    },
+    /// Print the mailbox GUID and UID of the messages a query matches.
+    Search {
+        #[arg(required = true, allow_hyphen_values = true)]
+        query: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MailboxCommand {
+    /// List mailboxes (subscribed ones with -s).
+    List {
+        #[arg(short = 's')]
+        subscribed: bool,
+        masks: Vec<String>,
+    },
+    /// Print mailbox status fields (summed over mailboxes with -t).
+    Status {
+        #[arg(short = 't')]
+        total: bool,
+        fields: String,
+        #[arg(required = true)]
+        masks: Vec<String>,
     },
 }
 
@@ -84,6 +124,18 @@ fn main() -> ExitCode {
             path,
             args,
         } => dump::run(path, type_name.as_deref(), args, &mut out),
+        command => {
+            let result = run_mail_command(&cli, command, &mut out);
+            let _ = out.flush();
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let level = if e.fatal { "Fatal" } else { "Error" };
+                    eprintln!("{level}: {}", e.message);
+                    ExitCode::from(e.exit_code as u8)
+                }
+            };
+        }
     };
     let flushed = out.flush();
 
@@ -100,5 +152,40 @@ fn main() -> ExitCode {
             eprintln!("Fatal: write(stdout) failed: {e}");
             ExitCode::from(exit::TEMPFAIL as u8)
         }
+    }
+}
+
+/// The commands that work on a user's mail.
+fn run_mail_command(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result<(), CmdError> {
+    let loc = mail_location(&cli.settings)?;
+    let formatter = |default| match cli.formatter.as_deref() {
+        None => Ok(default),
+        Some(name) => Formatter::from_name(name)
+            .ok_or_else(|| CmdError::fatal(exit::USAGE, format!("Unknown formatter: {name}"))),
+    };
+    match command {
+        Command::Mailbox {
+            command: MailboxCommand::List { subscribed, masks },
+        } => mailbox::list(&loc, *subscribed, masks, formatter(Formatter::Flow)?, out),
+        Command::Mailbox {
+            command:
+                MailboxCommand::Status {
+                    total,
+                    fields,
+                    masks,
+                },
+        } => mailbox::status(
+            &loc,
+            *total,
+            fields,
+            masks,
+            formatter(Formatter::Flow)?,
+            out,
+        ),
+        Command::Fetch { fields, query } => {
+            fetch::fetch(&loc, fields, query, formatter(Formatter::Pager)?, out)
+        }
+        Command::Search { query } => fetch::search(&loc, query, formatter(Formatter::Flow)?, out),
+        Command::Dump { .. } => unreachable!("handled by main"),
     }
 }

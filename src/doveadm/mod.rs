@@ -6,6 +6,10 @@ pub mod dump;
 pub mod dump_cache;
 pub mod dump_index;
 pub mod dump_log;
+pub mod fetch;
+pub mod mail_cmd;
+pub mod mailbox;
+pub mod print;
 
 /// doveadm's exit codes (sysexits.h plus doveadm's own).
 pub mod exit {

@@ -1,8 +1,13 @@
 //! lib-storage: users, mailbox lists and mailbox formats.
 //!
-//! So far only [`maildir`]'s file formats exist.
+//! So far: mail locations ([`mail_user`]), mailbox lists ([`list`]),
+//! read-only Maildir mailboxes ([`maildir`]) and doveadm search queries
+//! ([`search`]).
 //!
-//! TODO(storage): users, mail locations, mailbox lists and the mailbox
-//! API are not built yet.
+//! TODO(storage): userdb lookups, namespaces, writing mailboxes and the
+//! generic mailbox API are not built yet.
 
+pub mod list;
+pub mod mail_user;
 pub mod maildir;
+pub mod search;

@@ -2,6 +2,7 @@
 //! oracle (through `compat/doveadm`), and our own `doveadm-rs`.
 #![allow(dead_code)]
 
+pub mod doveadm_mail;
 pub mod engine;
 
 use std::io::Write;

@@ -3,12 +3,13 @@
 //! index.
 //!
 //! So far: the codecs of the Maildir-specific files ([`uidlist`],
-//! [`keywords`]) and of message file names ([`filename`]).
+//! [`keywords`]) and of message file names ([`filename`]), and the
+//! mailbox opened read-only ([`mailbox`]).
 //!
-//! TODO(maildir): the mailbox itself (scan of new/ and cur/, sync with
-//! the uidlist and the index, saves, flag renames, expunges) is not
-//! built yet.
+//! TODO(maildir): syncing (new UIDs, the index kept up to date), saves,
+//! flag renames and expunges are not built yet.
 
 pub mod filename;
 pub mod keywords;
+pub mod mailbox;
 pub mod uidlist;

@@ -1,0 +1,331 @@
+//! A Maildir mailbox opened read-only (maildir-storage.c, maildir-sync.c,
+//! maildir-mail.c): the files of new/ and cur/, joined by base name with
+//! `dovecot-uidlist`, and the index as the authority for flags,
+//! keywords and modseqs.
+//!
+//! Nothing is written: where Dovecot would sync first (assign UIDs to new
+//! files, rename, update the index), the mailbox is shown as it is on
+//! disk.
+//!
+//! TODO(maildir-sync): files in new/ or cur/ missing from
+//! `dovecot-uidlist` get no UID and are left out; Dovecot would assign
+//! them the next UIDs while syncing.
+//! TODO(maildir-sync): messages the uidlist has beyond the index get
+//! their flags from the file name and modseq 0 (Dovecot would append them
+//! to the index with a new modseq).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::index::format::index::EXT_KEYWORDS;
+use crate::index::format::log::{LogFileHeader, LogRecords};
+use crate::index::map::{EXT_MODSEQ, IndexFiles, IndexMap, open_index};
+use crate::storage::mail_user::MailLocation;
+use crate::storage::maildir::filename::{self, MailFlags};
+use crate::storage::maildir::keywords::Keywords;
+use crate::storage::maildir::uidlist::Uidlist;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    #[error("Mailbox {0} doesn't exist")]
+    NotFound(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {reason}")]
+    Corrupted { path: PathBuf, reason: String },
+}
+
+/// One message as the mailbox shows it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub seq: u32,
+    pub uid: u32,
+    pub flags: MailFlags,
+    pub keywords: Vec<String>,
+    pub modseq: u64,
+    /// The file in new/ or cur/.
+    pub path: PathBuf,
+    /// The uidlist record's `G` field, or else the base file name
+    /// (maildir_get_guid).
+    pub guid: String,
+    /// `pop3.uidl`: the uidlist's `P` field, the base name when that is
+    /// empty, or nothing.
+    pub pop3_uidl: String,
+}
+
+impl Mail {
+    /// The file name without directory.
+    pub fn file_name(&self) -> &str {
+        self.path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    }
+
+    /// `,S=` from the name, or the file's size.
+    pub fn physical_size(&self) -> io::Result<u64> {
+        match filename::get_size(self.file_name().as_bytes(), b'S') {
+            Some(size) => Ok(size),
+            None => Ok(std::fs::metadata(&self.path)?.len()),
+        }
+    }
+
+    /// `,W=` from the name, or the size with every LF counted as CRLF.
+    pub fn virtual_size(&self) -> io::Result<u64> {
+        if let Some(size) = filename::get_size(self.file_name().as_bytes(), b'W') {
+            return Ok(size);
+        }
+        let data = self.read()?;
+        let bare_lfs = data
+            .iter()
+            .enumerate()
+            .filter(|&(i, &c)| c == b'\n' && (i == 0 || data[i - 1] != b'\r'))
+            .count();
+        Ok((data.len() + bare_lfs) as u64)
+    }
+
+    /// The received date: the file's mtime (maildir_mail_get_received_date).
+    pub fn received_date(&self) -> io::Result<i64> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(std::fs::metadata(&self.path)?.mtime())
+    }
+
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        std::fs::read(&self.path)
+    }
+}
+
+/// A mailbox's state.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub vname: String,
+    pub uid_validity: u32,
+    pub next_uid: u32,
+    /// The mailbox GUID from the uidlist header.
+    pub guid: Option<[u8; 16]>,
+    pub highest_modseq: u64,
+    pub first_recent_uid: u32,
+    pub mails: Vec<Mail>,
+}
+
+impl Mailbox {
+    /// Open mailbox `vname` of `loc` read-only.
+    pub fn open(loc: &MailLocation, vname: &str) -> Result<Mailbox, MailboxError> {
+        let dir = loc.mailbox_dir(vname);
+        if !dir.is_dir() {
+            return Err(MailboxError::NotFound(vname.to_string()));
+        }
+        let control = loc.control_dir(vname);
+        let uidlist = read_uidlist(&control.join("dovecot-uidlist"))?;
+        let files = scan_files(&dir)?;
+        let index = read_index(&loc.index_dir(vname))?;
+        let keywords = read_keywords(&control.join("dovecot-keywords"))?;
+
+        let mut mailbox = Mailbox {
+            vname: vname.to_string(),
+            uid_validity: uidlist.as_ref().map_or(0, |u| u.uid_validity),
+            next_uid: uidlist.as_ref().map_or(1, |u| u.next_uid),
+            guid: uidlist.as_ref().and_then(|u| u.guid),
+            highest_modseq: 0,
+            first_recent_uid: 1,
+            mails: Vec::new(),
+        };
+        if let Some((map, head_modseq)) = &index {
+            mailbox.apply_index_header(map, *head_modseq);
+        }
+        if let Some(uidlist) = &uidlist {
+            let map = index.as_ref().map(|(map, _)| map);
+            mailbox.join(uidlist, &files, map, &keywords);
+        }
+        Ok(mailbox)
+    }
+
+    fn join(
+        &mut self,
+        uidlist: &Uidlist,
+        files: &HashMap<Vec<u8>, PathBuf>,
+        index: Option<&IndexMap>,
+        keywords: &Keywords,
+    ) {
+        for rec in &uidlist.records {
+            let Some(path) = files.get(filename::base(&rec.filename)) else {
+                continue;
+            };
+            let from_index = index.and_then(|map| index_state(map, rec.uid));
+            let from_index = from_index.map(|(f, k, modseq)| match modseq {
+                0 => (f, k, self.highest_modseq),
+                _ => (f, k, modseq),
+            });
+            let indexed_until = index.map_or(0, |map| map.hdr.next_uid);
+            let (flags, kws, modseq) = match from_index {
+                Some(state) => state,
+                None if rec.uid < indexed_until => continue,
+                None => name_state(path, keywords),
+            };
+            let guid = rec.field(b'G').map_or_else(
+                || String::from_utf8_lossy(filename::base(&rec.filename)).into_owned(),
+                |g| String::from_utf8_lossy(g).into_owned(),
+            );
+            let pop3_uidl = match rec.field(b'P') {
+                Some([]) => String::from_utf8_lossy(filename::base(&rec.filename)).into_owned(),
+                Some(uidl) => String::from_utf8_lossy(uidl).into_owned(),
+                None => String::new(),
+            };
+            self.mails.push(Mail {
+                seq: self.mails.len() as u32 + 1,
+                uid: rec.uid,
+                flags,
+                keywords: kws,
+                modseq,
+                path: path.clone(),
+                guid,
+                pop3_uidl,
+            });
+        }
+    }
+
+    /// Header values; without the modseq extension Dovecot reports the
+    /// log's head modseq (mail_index_modseq_get_head).
+    fn apply_index_header(&mut self, map: &IndexMap, head_modseq: u64) {
+        if map.hdr.uid_validity != 0 {
+            self.uid_validity = map.hdr.uid_validity;
+        }
+        self.next_uid = self.next_uid.max(map.hdr.next_uid);
+        self.first_recent_uid = map.hdr.first_recent_uid;
+        self.highest_modseq = match map.ext_idx(EXT_MODSEQ) {
+            Some(idx) => map.extensions[idx]
+                .header()
+                .get(..8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            None => head_modseq,
+        };
+    }
+
+    /// The GUID as 32 hex digits, or the empty string.
+    pub fn guid_hex(&self) -> String {
+        self.guid.map(|g| hex(&g)).unwrap_or_default()
+    }
+
+    /// Messages with the `\Recent` flag: UIDs from the index's
+    /// `first_recent_uid` on (a read-only open never takes them).
+    pub fn is_recent(&self, uid: u32) -> bool {
+        uid >= self.first_recent_uid
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+type State = (MailFlags, Vec<String>, u64);
+
+/// Flags, keywords and modseq of `uid` in the index.
+fn index_state(map: &IndexMap, uid: u32) -> Option<State> {
+    let idx = map.lookup_uid(uid)?;
+    let flags = MailFlags::from_bits_truncate(map.records.flags(idx)?);
+    let mut keywords = Vec::new();
+    if let Some(ext) = map.ext_idx(EXT_KEYWORDS) {
+        let bits = map.ext_record(idx, ext).unwrap_or(&[]);
+        for (i, name) in map.keywords.iter().enumerate() {
+            if bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0) {
+                keywords.push(name.clone());
+            }
+        }
+    }
+    let modseq = map
+        .ext_idx(EXT_MODSEQ)
+        .and_then(|ext| map.ext_record(idx, ext))
+        .and_then(|b| b.get(..8))
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    Some((flags, keywords, modseq))
+}
+
+/// Flags and keywords from the file name alone.
+fn name_state(path: &Path, keywords: &Keywords) -> State {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let parsed = filename::get_flags(name.as_bytes());
+    let kws = parsed
+        .keywords
+        .iter()
+        .filter_map(|&i| keywords.name(usize::from(i)).map(str::to_string))
+        .collect();
+    (parsed.flags, kws, 0)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> MailboxError + '_ {
+    move |source| MailboxError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_uidlist(path: &Path) -> Result<Option<Uidlist>, MailboxError> {
+    let data = match std::fs::read(path) {
+        Ok(data) => data,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let uidlist = Uidlist::parse(&data).map_err(|e| MailboxError::Corrupted {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some(uidlist))
+}
+
+fn read_keywords(path: &Path) -> Result<Keywords, MailboxError> {
+    match std::fs::read(path) {
+        Ok(data) => Ok(Keywords::parse(&data)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::parse(b"")),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// The index map and the log's head modseq, or `None` when there is no
+/// usable index.
+fn read_index(dir: &Path) -> Result<Option<(IndexMap, u64)>, MailboxError> {
+    let files = IndexFiles::read(dir, "dovecot.index").map_err(io_err(dir))?;
+    let head_modseq = files.log.as_deref().map_or(1, log_head_modseq);
+    match open_index(&files) {
+        Ok(opened) => Ok(Some((opened.map, head_modseq))),
+        Err(e) => {
+            log::warn!("{}: index not used: {e}", dir.display());
+            Ok(None)
+        }
+    }
+}
+
+/// The modseq after the log's last readable record, at least 1
+/// (mail_index_modseq_get_head).
+fn log_head_modseq(log: &[u8]) -> u64 {
+    let Ok(hdr) = LogFileHeader::decode(log) else {
+        return 1;
+    };
+    let mut records = LogRecords::new(log, &hdr);
+    let mut modseq = records.state().modseq;
+    while let Some(Ok(_)) = records.next() {
+        modseq = records.state().modseq;
+    }
+    modseq.max(1)
+}
+
+/// Base name to path of every file in new/ and cur/.
+fn scan_files(dir: &Path) -> Result<HashMap<Vec<u8>, PathBuf>, MailboxError> {
+    use std::os::unix::ffi::OsStrExt;
+
+    let mut files = HashMap::new();
+    for sub in ["new", "cur"] {
+        let sub_dir = dir.join(sub);
+        let entries = match std::fs::read_dir(&sub_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(&sub_dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io_err(&sub_dir))?;
+            let name = entry.file_name();
+            if name.as_bytes().starts_with(b".") {
+                continue;
+            }
+            files.insert(filename::base(name.as_bytes()).to_vec(), entry.path());
+        }
+    }
+    Ok(files)
+}

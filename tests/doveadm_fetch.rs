@@ -1,0 +1,50 @@
+//! `doveadm fetch`: doveadm-rs against the real doveadm on homes the
+//! real Dovecot wrote.
+
+mod common;
+
+use common::doveadm_mail::{compare, corpus_home, demo_home};
+
+const SIMPLE: &str = "uid seq guid flags modseq mailbox mailbox-guid size.physical \
+size.virtual date.received date.received.unixtime date.sent date.sent.unixtime pop3.uidl";
+const STRUCTURE: &str = "uid imap.envelope imap.body imap.bodystructure body.snippet";
+const HEADERS: &str = "uid hdr.subject hdr.from hdr.to hdr.date hdr.received hdr.x-missing";
+
+#[test]
+fn demo_fetch() {
+    require_dovecot!();
+    let home = demo_home();
+    for args in [
+        &["fetch", SIMPLE, "all"][..],
+        &[
+            "fetch",
+            "uid flags hdr.subject imap.envelope",
+            "mailbox",
+            "INBOX",
+            "all",
+        ],
+        &["fetch", "hdr body text", "mailbox", "INBOX", "uid", "2"],
+        &["fetch", STRUCTURE, "all"],
+        &["-f", "tab", "fetch", "uid flags", "mailbox", "INBOX", "all"],
+        &["-f", "flow", "fetch", "uid flags size.virtual", "all"],
+        &["fetch", "uid", "mailbox", "Nope", "all"],
+        &["fetch", "bogus", "all"],
+    ] {
+        compare(&home, args);
+    }
+}
+
+#[test]
+fn corpus_fetch() {
+    require_dovecot!();
+    let home = corpus_home("maildir:{home}/Maildir", &["Work", "Archive"]);
+    for args in [
+        &["fetch", SIMPLE, "all"][..],
+        &["fetch", STRUCTURE, "mailbox", "INBOX", "all"],
+        &["fetch", HEADERS, "all"],
+        &["fetch", "hdr body", "mailbox", "INBOX", "uid", "1:12"],
+        &["fetch", "text", "mailbox", "Work", "all"],
+    ] {
+        compare(&home, args);
+    }
+}
