@@ -48,3 +48,46 @@ fn corpus_fetch() {
         compare(&home, args);
     }
 }
+
+/// Files an MDA dropped into new/ and cur/ that Dovecot has not yet
+/// given UIDs: shown as the next sync numbers them, before and after
+/// the index has its modseq extension.
+#[test]
+fn unsynced_files_fetch() {
+    require_dovecot!();
+    let home = demo_home();
+    let corpus = common::repo_dir().join("tests/fixtures/mail/corpus");
+    let drop = |from: &str, to: &str| {
+        let to = home.path().join("Maildir").join(to);
+        std::fs::copy(corpus.join(from), to).expect("drop message");
+    };
+    drop("py-msg-03.eml", "new/1800000000.M300P9.host");
+    drop("py-msg-01.eml", "new/1800000000.M100P9.host");
+    drop("py-msg-05.eml", "cur/1790000000.M5P9.host:2,FS");
+    compare(
+        &home,
+        &[
+            "fetch",
+            "uid flags modseq guid size.physical",
+            "mailbox",
+            "INBOX",
+            "all",
+        ],
+    );
+
+    drop("py-msg-06.eml", "new/1700000000.M600P9.host");
+    drop("py-msg-07.eml", "new/1700000000.M60P9.host:2,S");
+    compare(
+        &home,
+        &[
+            "mailbox",
+            "status",
+            "messages uidnext highestmodseq vsize",
+            "INBOX",
+        ],
+    );
+    compare(
+        &home,
+        &["fetch", "uid flags modseq guid", "mailbox", "INBOX", "all"],
+    );
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use dovecot_rs::doveadm::mail_cmd::{CmdError, mail_location};
 use dovecot_rs::doveadm::print::Formatter;
-use dovecot_rs::doveadm::{dump, exit, fetch, mailbox};
+use dovecot_rs::doveadm::{dump, exit, fetch, mailbox, search};
 
 #[derive(Parser, Debug)]
 #[command(name = "doveadm-rs", version, about = "doveadm on dovecot-rs")]
@@ -185,7 +185,7 @@ fn run_mail_command(cli: &Cli, command: &Command, out: &mut dyn Write) -> Result
         Command::Fetch { fields, query } => {
             fetch::fetch(&loc, fields, query, formatter(Formatter::Pager)?, out)
         }
-        Command::Search { query } => fetch::search(&loc, query, formatter(Formatter::Flow)?, out),
+        Command::Search { query } => search::search(&loc, query, formatter(Formatter::Flow)?, out),
         Command::Dump { .. } => unreachable!("handled by main"),
     }
 }

@@ -1,5 +1,6 @@
-//! `doveadm fetch FIELDS SEARCH-QUERY` and `doveadm search SEARCH-QUERY`
-//! (doveadm-mail-fetch.c, doveadm-mail-search.c), read-only.
+//! `doveadm fetch FIELDS SEARCH-QUERY` (doveadm-mail-fetch.c), read-only,
+//! and the mailbox and message iteration `search` shares
+//! (doveadm-mail-iter.c).
 //!
 //! TODO(fetch): `date.saved`, `text.utf8`, `body.<section>`,
 //! `binary.<section>`, `hdr.NAME.address*`, `pop3.order`, `refcount`
@@ -78,16 +79,16 @@ fn parse_fields(fields: &str) -> Result<Vec<String>, CmdError> {
 }
 
 /// One mailbox's mails matching a query, with what fields need.
-struct Matched<'a> {
-    mailbox: &'a Mailbox,
-    mail: &'a Mail,
-    message: &'a [u8],
+pub(crate) struct Matched<'a> {
+    pub mailbox: &'a Mailbox,
+    pub mail: &'a Mail,
+    pub message: &'a [u8],
 }
 
 /// Run `each` on every mail the query matches, mailbox by mailbox in
 /// list order. A missing mailbox named without wildcards is an error
 /// only when `strict` (search), as in doveadm.
-fn for_each_match(
+pub(crate) fn for_each_match(
     loc: &MailLocation,
     query: &Key,
     strict: bool,
@@ -133,29 +134,8 @@ fn for_each_match(
     Ok(())
 }
 
-fn parse_query(args: &[String]) -> Result<Key, CmdError> {
+pub(crate) fn parse_query(args: &[String]) -> Result<Key, CmdError> {
     search::parse(args).map_err(|e| CmdError::fatal(exit::TEMPFAIL, e.to_string()))
-}
-
-/// `doveadm search SEARCH-QUERY`: `MAILBOX-GUID UID` lines.
-pub fn search(
-    loc: &MailLocation,
-    query: &[String],
-    formatter: Formatter,
-    out: &mut dyn Write,
-) -> Result<(), CmdError> {
-    let query = parse_query(query)?;
-    let mut printer = Printer::new(out, formatter);
-    printer.header("mailbox-guid", true);
-    printer.header("uid", true);
-    for_each_match(loc, &query, true, &mut |m| {
-        let guid = m.mailbox.guid_hex();
-        printer.value(guid.as_bytes()).map_err(stdout_err)?;
-        printer
-            .value(m.mail.uid.to_string().as_bytes())
-            .map_err(stdout_err)
-    })?;
-    printer.flush().map_err(stdout_err)
 }
 
 /// `doveadm fetch FIELDS SEARCH-QUERY`.

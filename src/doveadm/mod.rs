@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod mail_cmd;
 pub mod mailbox;
 pub mod print;
+pub mod search;
 
 /// doveadm's exit codes (sysexits.h plus doveadm's own).
 pub mod exit {

@@ -7,12 +7,15 @@
 //! files, rename, update the index), the mailbox is shown as it is on
 //! disk.
 //!
-//! TODO(maildir-sync): files in new/ or cur/ missing from
-//! `dovecot-uidlist` get no UID and are left out; Dovecot would assign
-//! them the next UIDs while syncing.
-//! TODO(maildir-sync): messages the uidlist has beyond the index get
-//! their flags from the file name and modseq 0 (Dovecot would append them
-//! to the index with a new modseq).
+//! Files missing from `dovecot-uidlist` are shown with the UIDs Dovecot's
+//! sync would give them: the next ones, in file name order
+//! (maildir_filename_sort_cmp).
+//!
+//! TODO(maildir-sync): messages beyond the index get their flags from
+//! the file name and the modseq after the index's highest, which is what
+//! one sync transaction gives them; keywords in their names raise
+//! Dovecot's modseq once more, which is not followed here; a Maildir without `dovecot-uidlist`
+//! (never opened by Dovecot) has no UID validity and is shown empty.
 
 use std::collections::HashMap;
 use std::io;
@@ -104,6 +107,8 @@ pub struct Mailbox {
     pub highest_modseq: u64,
     pub first_recent_uid: u32,
     pub mails: Vec<Mail>,
+    /// The index has no modseq extension: modseqs are the log head's.
+    modseq_from_head: bool,
 }
 
 impl Mailbox {
@@ -127,6 +132,7 @@ impl Mailbox {
             highest_modseq: 0,
             first_recent_uid: 1,
             mails: Vec::new(),
+            modseq_from_head: false,
         };
         if let Some((map, head_modseq)) = &index {
             mailbox.apply_index_header(map, *head_modseq);
@@ -134,6 +140,7 @@ impl Mailbox {
         if let Some(uidlist) = &uidlist {
             let map = index.as_ref().map(|(map, _)| map);
             mailbox.join(uidlist, &files, map, &keywords);
+            mailbox.add_unlisted(uidlist, &files, &keywords);
         }
         Ok(mailbox)
     }
@@ -182,6 +189,57 @@ impl Mailbox {
         }
     }
 
+    /// Files the uidlist does not name, as the next sync would number
+    /// them.
+    fn add_unlisted(
+        &mut self,
+        uidlist: &Uidlist,
+        files: &HashMap<Vec<u8>, PathBuf>,
+        keywords: &Keywords,
+    ) {
+        let listed: std::collections::HashSet<&[u8]> = uidlist
+            .records
+            .iter()
+            .map(|r| filename::base(&r.filename))
+            .collect();
+        let mut unlisted: Vec<(&Vec<u8>, &PathBuf)> = files
+            .iter()
+            .filter(|(base, _)| !listed.contains(base.as_slice()))
+            .collect();
+        unlisted.sort_by(|a, b| filename_sort_cmp(a.0, b.0));
+
+        let modseq = self.highest_modseq + 1;
+        for (base, path) in unlisted {
+            let (flags, kws, _) = name_state(path, keywords);
+            let base = String::from_utf8_lossy(base).into_owned();
+            self.mails.push(Mail {
+                seq: self.mails.len() as u32 + 1,
+                uid: self.next_uid,
+                flags,
+                keywords: kws,
+                modseq,
+                path: path.clone(),
+                guid: base,
+                pop3_uidl: String::new(),
+            });
+            self.next_uid += 1;
+        }
+        if self.mails.last().is_some_and(|m| m.modseq == modseq) {
+            self.raise_modseq(modseq);
+        }
+    }
+
+    /// A sync raised the highest modseq: without the modseq extension
+    /// every message reports the new head modseq.
+    fn raise_modseq(&mut self, modseq: u64) {
+        if !self.modseq_from_head {
+            self.highest_modseq = modseq;
+            return;
+        }
+        self.highest_modseq = modseq;
+        self.mails.iter_mut().for_each(|m| m.modseq = modseq);
+    }
+
     /// Header values; without the modseq extension Dovecot reports the
     /// log's head modseq (mail_index_modseq_get_head).
     fn apply_index_header(&mut self, map: &IndexMap, head_modseq: u64) {
@@ -197,6 +255,7 @@ impl Mailbox {
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
             None => head_modseq,
         };
+        self.modseq_from_head = map.ext_idx(EXT_MODSEQ).is_none();
     }
 
     /// The GUID as 32 hex digits, or the empty string.
@@ -209,6 +268,37 @@ impl Mailbox {
     pub fn is_recent(&self, uid: u32) -> bool {
         uid >= self.first_recent_uid
     }
+}
+
+/// maildir_filename_sort_cmp: by the leading timestamp, then by the
+/// microseconds of `.M<usecs>` when both have them, then by base name.
+fn filename_sort_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let (secs_a, rest_a) = leading_number(a);
+    let (secs_b, rest_b) = leading_number(b);
+    let by_usecs = match (usecs(rest_a), usecs(rest_b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => std::cmp::Ordering::Equal,
+    };
+    secs_a.cmp(&secs_b).then(by_usecs).then_with(|| a.cmp(b))
+}
+
+fn leading_number(s: &[u8]) -> (u64, &[u8]) {
+    let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let value = s[..digits].iter().fold(0u64, |n, &c| {
+        n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))
+    });
+    (value, &s[digits..])
+}
+
+/// The number after `M` in the uniqueness part `.…M<usecs>…`.
+fn usecs(rest: &[u8]) -> Option<u64> {
+    let part = rest.strip_prefix(b".")?;
+    let end = part
+        .iter()
+        .position(|&c| c == b'.' || c == filename::INFO_SEP)
+        .unwrap_or(part.len());
+    let at = part[..end].iter().position(|&c| c == b'M')?;
+    Some(leading_number(&part[at + 1..]).0)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
