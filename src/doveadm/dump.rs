@@ -55,11 +55,12 @@ pub struct Dumper {
 }
 
 /// The dumpers, in doveadm's autodetection order.
-// TODO(dump): dbox, mailboxlog, thread, zlib and the dcrypt types are not
+// TODO(dump): dbox, thread, zlib and the dcrypt types are not
 // implemented; -t with their names is rejected as an unknown type.
 pub const DUMPERS: &[Dumper] = &[
     super::dump_index::DUMPER,
     super::dump_log::DUMPER,
+    super::dump_mailboxlog::DUMPER,
     super::dump_cache::DUMPER,
 ];
 

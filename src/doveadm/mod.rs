@@ -6,6 +6,7 @@ pub mod dump;
 pub mod dump_cache;
 pub mod dump_index;
 pub mod dump_log;
+pub mod dump_mailboxlog;
 pub mod fetch;
 pub mod mail_cmd;
 pub mod mailbox;
