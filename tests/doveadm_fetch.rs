@@ -6,7 +6,8 @@ mod common;
 use common::doveadm_mail::{compare, corpus_home, demo_home};
 
 const SIMPLE: &str = "uid seq guid flags modseq mailbox mailbox-guid size.physical \
-size.virtual date.received date.received.unixtime date.sent date.sent.unixtime pop3.uidl";
+size.virtual date.received date.received.unixtime date.sent date.sent.unixtime date.saved \
+date.saved.unixtime pop3.uidl";
 const STRUCTURE: &str = "uid imap.envelope imap.body imap.bodystructure body.snippet";
 const HEADERS: &str = "uid hdr.subject hdr.from hdr.to hdr.date hdr.received hdr.x-missing";
 

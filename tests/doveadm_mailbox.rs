@@ -28,8 +28,11 @@ fn demo_mailbox_commands() {
             "Archive",
             "INBOX",
         ],
+        &["mailbox", "status", "all", "*"],
+        &["mailbox", "status", "firstsaved", "Work"],
         &["mailbox", "status", "-t", "all", "*"],
         &["mailbox", "status", "-t", "messages vsize", "W*"],
+        &["mailbox", "status", "-t", "messages guid", "*"],
         &["-f", "tab", "mailbox", "status", "messages unseen", "*"],
         &["mailbox", "status", "messages", "Nope"],
         &["mailbox", "status", "bogus", "INBOX"],
@@ -50,6 +53,7 @@ fn corpus_mailbox_commands() {
         &["mailbox", "list"][..],
         &["mailbox", "list", "-s"],
         &["mailbox", "status", STATUS_FIELDS, "*"],
+        &["mailbox", "status", "all", "*"],
         &["mailbox", "status", "-t", "all", "*"],
     ] {
         compare(&home, args);

@@ -2,10 +2,10 @@
 //! and the mailbox and message iteration `search` shares
 //! (doveadm-mail-iter.c).
 //!
-//! TODO(fetch): `date.saved`, `text.utf8`, `body.<section>`,
+//! TODO(fetch): `text.utf8`, `body.<section>`,
 //! `binary.<section>`, `hdr.NAME.address*`, `pop3.order`, `refcount`
-//! and `storageid` are not supported; Dovecot's cache is not consulted,
-//! every value is computed from the message file.
+//! and `storageid` are not supported; of Dovecot's cache only
+//! `date.saved` is read, every other value is computed from the file.
 
 use std::io::Write;
 
@@ -27,7 +27,7 @@ use crate::storage::maildir::mailbox::{Mail, Mailbox, MailboxError};
 use crate::storage::search::{self, Candidate, Key};
 
 /// The fields `fetch` knows, in the order doveadm lists them.
-const FIELDS: [&str; 22] = [
+const FIELDS: [&str; 24] = [
     "user",
     "mailbox",
     "mailbox-guid",
@@ -45,8 +45,10 @@ const FIELDS: [&str; 22] = [
     "size.virtual",
     "date.received",
     "date.sent",
+    "date.saved",
     "date.received.unixtime",
     "date.sent.unixtime",
+    "date.saved.unixtime",
     "imap.envelope",
     "imap.body",
     "imap.bodystructure",
@@ -179,6 +181,8 @@ fn print_field<W: Write>(p: &mut Printer<W>, field: &str, m: &Matched<'_>) -> Re
         "size.virtual" => m.mail.virtual_size().map_err(io)?.to_string().into_bytes(),
         "date.received" => unixdate2str(m.mail.received_date().map_err(io)?).into_bytes(),
         "date.received.unixtime" => m.mail.received_date().map_err(io)?.to_string().into_bytes(),
+        "date.saved" => unixdate2str(m.mail.save_date().map_err(io)?).into_bytes(),
+        "date.saved.unixtime" => m.mail.save_date().map_err(io)?.to_string().into_bytes(),
         "date.sent" => date_sent(m.message, false).into_bytes(),
         "date.sent.unixtime" => date_sent(m.message, true).into_bytes(),
         "imap.envelope" => Envelope::from_message(m.message).to_imap(),

@@ -1,9 +1,8 @@
 //! `doveadm mailbox list` and `doveadm mailbox status`
 //! (doveadm-mail-mailbox.c, doveadm-mail-mailbox-status.c), read-only.
 //!
-//! TODO(status): `firstsaved` needs the save dates Dovecot caches in
-//! `dovecot.index.cache`; it is refused rather than guessed, and `all`
-//! leaves it out.
+//! TODO(status): a mailbox whose uidlist has no GUID shows an empty
+//! `guid`; Dovecot would create and store one.
 
 use std::io::Write;
 
@@ -69,7 +68,7 @@ pub fn stdout_err(e: std::io::Error) -> CmdError {
 }
 
 /// The status fields in doveadm's output order.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "messages",
     "recent",
     "uidnext",
@@ -78,6 +77,7 @@ const FIELDS: [&str; 8] = [
     "highestmodseq",
     "vsize",
     "guid",
+    "firstsaved",
 ];
 /// What `all` selects with `-t`.
 const TOTAL_FIELDS: [&str; 4] = ["messages", "recent", "unseen", "vsize"];
@@ -101,6 +101,10 @@ fn parse_fields(fields: &str, total: bool) -> Result<Vec<&'static str>, CmdError
                 }
             },
         }
+        if total && wanted.iter().any(|f| !TOTAL_FIELDS.contains(f)) {
+            let msg = format!("Status field {word} can't be used with -t");
+            return Err(CmdError::fatal(exit::USAGE, msg));
+        }
     }
     Ok(FIELDS.into_iter().filter(|f| wanted.contains(f)).collect())
 }
@@ -116,6 +120,8 @@ struct Status {
     highestmodseq: u64,
     vsize: u64,
     guid: String,
+    /// The first message's save date (`None`: no messages).
+    first_saved: Option<i64>,
 }
 
 impl Status {
@@ -136,6 +142,7 @@ impl Status {
             highestmodseq: mailbox.highest_modseq,
             vsize,
             guid: mailbox.guid_hex(),
+            first_saved: mails.first().map(|m| m.save_date()).transpose()?,
         })
     }
 
@@ -155,7 +162,9 @@ impl Status {
             "unseen" => self.unseen.to_string(),
             "highestmodseq" => self.highestmodseq.to_string(),
             "vsize" => self.vsize.to_string(),
-            _ if self.guid.is_empty() => "0".repeat(32),
+            "firstsaved" => self
+                .first_saved
+                .map_or_else(|| "never".to_string(), |t| t.to_string()),
             _ => self.guid.clone(),
         }
     }

@@ -21,9 +21,10 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::index::format::cache::CacheView;
 use crate::index::format::index::EXT_KEYWORDS;
 use crate::index::format::log::{LogFileHeader, LogRecords};
-use crate::index::map::{EXT_MODSEQ, IndexFiles, IndexMap, open_index};
+use crate::index::map::{EXT_CACHE, EXT_MODSEQ, IndexFiles, IndexMap, open_index};
 use crate::storage::mail_user::MailLocation;
 use crate::storage::maildir::filename::{self, MailFlags};
 use crate::storage::maildir::keywords::Keywords;
@@ -55,6 +56,8 @@ pub struct Mail {
     /// `pop3.uidl`: the uidlist's `P` field, the base name when that is
     /// empty, or nothing.
     pub pop3_uidl: String,
+    /// `date.save` from `dovecot.index.cache`, if cached.
+    pub cached_save_date: Option<i64>,
 }
 
 impl Mail {
@@ -89,6 +92,16 @@ impl Mail {
     pub fn received_date(&self) -> io::Result<i64> {
         use std::os::unix::fs::MetadataExt;
         Ok(std::fs::metadata(&self.path)?.mtime())
+    }
+
+    /// The save date: cached, or the file's ctime
+    /// (maildir_mail_get_save_date).
+    pub fn save_date(&self) -> io::Result<i64> {
+        use std::os::unix::fs::MetadataExt;
+        match self.cached_save_date {
+            Some(date) => Ok(date),
+            None => Ok(std::fs::metadata(&self.path)?.ctime()),
+        }
     }
 
     pub fn read(&self) -> io::Result<Vec<u8>> {
@@ -142,6 +155,10 @@ impl Mailbox {
             mailbox.join(uidlist, &files, map, &keywords);
             mailbox.add_unlisted(uidlist, &files, &keywords);
         }
+        if let Some((map, _)) = &index {
+            let cache_path = loc.index_dir(vname).join("dovecot.index.cache");
+            mailbox.read_cached_save_dates(map, &cache_path);
+        }
         Ok(mailbox)
     }
 
@@ -185,6 +202,7 @@ impl Mailbox {
                 path: path.clone(),
                 guid,
                 pop3_uidl,
+                cached_save_date: None,
             });
         }
     }
@@ -221,11 +239,38 @@ impl Mailbox {
                 path: path.clone(),
                 guid: base,
                 pop3_uidl: String::new(),
+                cached_save_date: None,
             });
             self.next_uid += 1;
         }
         if self.mails.last().is_some_and(|m| m.modseq == modseq) {
             self.raise_modseq(modseq);
+        }
+    }
+
+    /// Fill `cached_save_date` from the cache file, when it belongs to
+    /// this index (its `file_seq` is the cache extension's reset id).
+    fn read_cached_save_dates(&mut self, map: &IndexMap, path: &Path) {
+        let Some(ext) = map.ext_idx(EXT_CACHE) else {
+            return;
+        };
+        let Ok(data) = std::fs::read(path) else {
+            return;
+        };
+        let Ok(view) = CacheView::open(&data) else {
+            log::warn!("{}: cache not used", path.display());
+            return;
+        };
+        if view.header.file_seq != map.extensions[ext].reset_id {
+            return;
+        }
+        for mail in &mut self.mails {
+            let Some(idx) = map.lookup_uid(mail.uid) else {
+                continue;
+            };
+            let offset = map.ext_record(idx, ext).and_then(|b| b.get(..4));
+            let offset = offset.map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4 bytes")));
+            mail.cached_save_date = cached_u32(&view, offset, "date.save").map(i64::from);
         }
     }
 
@@ -268,6 +313,26 @@ impl Mailbox {
     pub fn is_recent(&self, uid: u32) -> bool {
         uid >= self.first_recent_uid
     }
+}
+
+/// The newest cached value of the 4-byte `field` in the record chain at
+/// `offset` (lib-storage caches `date.save` as a 32-bit time).
+fn cached_u32(view: &CacheView<'_>, offset: u32, field: &str) -> Option<u32> {
+    if offset == 0 {
+        return None;
+    }
+    for rec in view.records(offset) {
+        let rec = rec.ok()?;
+        for entry in view.entries(&rec) {
+            let entry = entry.ok()?;
+            let def = view.fields.get(entry.field as usize)?;
+            if def.name_str() == field {
+                let bytes = entry.data.get(..4)?;
+                return Some(u32::from_ne_bytes(bytes.try_into().ok()?));
+            }
+        }
+    }
+    None
 }
 
 /// maildir_filename_sort_cmp: by the leading timestamp, then by the
