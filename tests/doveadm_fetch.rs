@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::doveadm_mail::{compare, corpus_home, demo_home};
+use common::doveadm_mail::{cache_save_dates, compare, corpus_home, demo_home};
 
 const SIMPLE: &str = "uid seq guid flags modseq mailbox mailbox-guid size.physical \
-size.virtual date.received date.received.unixtime date.sent date.sent.unixtime date.saved \
-date.saved.unixtime pop3.uidl";
+size.virtual date.received date.received.unixtime date.sent date.sent.unixtime pop3.uidl";
 const STRUCTURE: &str = "uid imap.envelope imap.body imap.bodystructure body.snippet";
 const HEADERS: &str = "uid hdr.subject hdr.from hdr.to hdr.date hdr.received hdr.x-missing";
 
@@ -91,4 +90,19 @@ fn unsynced_files_fetch() {
         &home,
         &["fetch", "uid flags modseq guid", "mailbox", "INBOX", "all"],
     );
+}
+
+/// `date.saved` from the cache, once Dovecot has cached it.
+#[test]
+fn saved_dates_fetch() {
+    require_dovecot!();
+    let demo = demo_home();
+    let corpus = corpus_home("maildir:{home}/Maildir", &["Work"]);
+    for home in [&demo, &corpus] {
+        cache_save_dates(home);
+        compare(
+            home,
+            &["fetch", "uid date.saved date.saved.unixtime", "all"],
+        );
+    }
 }

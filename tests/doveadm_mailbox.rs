@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::doveadm_mail::{compare, corpus_home, demo_home};
+use common::doveadm_mail::{cache_save_dates, compare, corpus_home, demo_home};
 
 const STATUS_FIELDS: &str = "messages recent uidnext uidvalidity unseen highestmodseq vsize guid";
 
@@ -11,6 +11,7 @@ const STATUS_FIELDS: &str = "messages recent uidnext uidvalidity unseen highestm
 fn demo_mailbox_commands() {
     require_dovecot!();
     let home = demo_home();
+    cache_save_dates(&home);
     for args in [
         &["mailbox", "list"][..],
         &["mailbox", "list", "-s"],

@@ -25,6 +25,14 @@ pub fn compare(home: &MailHome, args: &[&str]) {
     );
 }
 
+/// Have the real doveadm cache every message's save date. Uncached,
+/// Maildir's save date is the file's ctime, which every oracle run moves
+/// (compat/doveadm chowns the home), so only cached dates compare
+/// reliably.
+pub fn cache_save_dates(home: &MailHome) {
+    home.doveadm_ok(&["fetch", "date.saved", "all"]);
+}
+
 /// A home holding a copy of the committed demo Maildir (written by the
 /// real Dovecot).
 pub fn demo_home() -> MailHome {
