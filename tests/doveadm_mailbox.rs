@@ -53,8 +53,10 @@ fn corpus_mailbox_commands() {
     for args in [
         &["mailbox", "list"][..],
         &["mailbox", "list", "-s"],
+        // firstsaved is compared on the demo only: here Dovecot does not
+        // always cache the save dates of freshly saved mails, and their
+        // ctime moves with every oracle run.
         &["mailbox", "status", STATUS_FIELDS, "*"],
-        &["mailbox", "status", "all", "*"],
         &["mailbox", "status", "-t", "all", "*"],
     ] {
         compare(&home, args);
