@@ -7,9 +7,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use common::{MailHome, assert_same_output, check, doveadm_rs, fixtures_dir, repo_dir};
+use common::{MailHome, assert_same_output, check, doveadm_rs, fixtures_dir};
 use dovecot_rs::index::format::index::IndexFile;
 use dovecot_rs::index::map::{IndexFiles, open_index};
 
@@ -20,22 +19,7 @@ fn adm(home: &MailHome, conf: &str, args: &[&str], stdin: &[u8]) -> String {
 
 /// Run `bin` (doveadm, or the imap binary) through compat/doveadm.
 fn oracle(home: &MailHome, conf: &str, bin: &str, args: &[&str], stdin: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new(repo_dir().join("compat/doveadm"))
-        .arg(home.path())
-        .arg(home.location())
-        .args(args)
-        .env("ORACLE_CONF_EXTRA", conf)
-        .env("ORACLE_BIN", bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run compat/doveadm");
-    let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(stdin).expect("write stdin");
-    drop(pipe);
-    let out = child.wait_with_output().expect("wait for doveadm");
+    let out = home.run_oracle_with(conf, bin, args, stdin);
     check(&out, &format!("doveadm {args:?}"))
 }
 

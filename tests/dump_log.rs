@@ -79,22 +79,7 @@ mail_attribute_dict = file:%h/dovecot-attributes";
 
 /// Run the real doveadm on `home` with [`ROTATE_CONF`].
 fn doveadm_rotating(home: &common::MailHome, args: &[&str], stdin: &[u8]) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(common::repo_dir().join("compat/doveadm"))
-        .arg(home.path())
-        .arg(home.location())
-        .args(args)
-        .env("ORACLE_CONF_EXTRA", ROTATE_CONF)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run compat/doveadm");
-    let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(stdin).expect("write stdin");
-    drop(pipe);
-    let out = child.wait_with_output().expect("wait for doveadm");
+    let out = home.run_oracle_with(ROTATE_CONF, "doveadm", args, stdin);
     common::check(&out, &format!("doveadm {args:?}"));
 }
 

@@ -94,11 +94,23 @@ impl MailHome {
     }
 
     fn run_oracle(&self, bin: &str, args: &[&str], stdin: &[u8]) -> Output {
+        self.run_oracle_with(&self.conf_extra, bin, args, stdin)
+    }
+
+    /// Run `bin` (doveadm, or e.g. `/usr/lib/dovecot/imap`) through
+    /// compat/doveadm with `conf_extra` as the extra config lines.
+    pub fn run_oracle_with(
+        &self,
+        conf_extra: &str,
+        bin: &str,
+        args: &[&str],
+        stdin: &[u8],
+    ) -> Output {
         let mut child = Command::new(repo_dir().join("compat/doveadm"))
             .arg(self.path())
             .arg(&self.location)
             .args(args)
-            .env("ORACLE_CONF_EXTRA", &self.conf_extra)
+            .env("ORACLE_CONF_EXTRA", conf_extra)
             .env("ORACLE_BIN", bin)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
