@@ -39,6 +39,7 @@ use crate::index::format::cache::{
 };
 use crate::mail::message_part::MessagePart;
 use crate::mail::message_part_serialize;
+use crate::util::hex::push_hex;
 
 /// The cache file of an index being dumped, and whether it is usable.
 #[derive(Debug)]
@@ -330,16 +331,6 @@ fn header_value(line: &mut Vec<u8>, value: &HeaderValue<'_>) {
     if !text.is_empty() {
         line.extend_from_slice(b": ");
         line.extend(text.iter().take_while(|&&c| c != 0));
-    }
-}
-
-/// Lower-case hex, as Dovecot's `binary_to_hex()`.
-fn push_hex(line: &mut Vec<u8>, data: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    line.reserve(2 * data.len());
-    for &b in data {
-        line.push(DIGITS[(b >> 4) as usize]);
-        line.push(DIGITS[(b & 0xf) as usize]);
     }
 }
 

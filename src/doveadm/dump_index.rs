@@ -513,7 +513,7 @@ mod ext_records {
 
     /// binary_to_hex: lowercase hex.
     pub fn hex(data: &[u8]) -> String {
-        data.iter().map(|b| format!("{b:02x}")).collect()
+        crate::util::hex::binary_to_hex(data)
     }
 
     /// guid_128_to_string of the 16 bytes at `at`.

@@ -627,9 +627,7 @@ fn c_str(bytes: &[u8]) -> &[u8] {
 
 /// doveadm's `print_data()`: hex, and the value of a four-byte field.
 fn print_data(out: &mut dyn Write, data: &[u8]) -> DumpResult {
-    for b in data {
-        write!(out, "{b:02x}")?;
-    }
+    out.write_all(crate::util::hex::binary_to_hex(data).as_bytes())?;
     if let Ok(four) = <[u8; 4]>::try_from(data) {
         write!(out, " (dec={})", u32::from_ne_bytes(four))?;
     }

@@ -73,7 +73,7 @@ fn dump_mailbox_log(path: &Path, _args: &[String], out: &mut dyn Write) -> DumpR
 
 /// `#OFFSET: TYPE GUID (DATE)`.
 fn record_line(offset: usize, rec: &[u8]) -> String {
-    let guid: String = rec[4..20].iter().map(|b| format!("{b:02x}")).collect();
+    let guid = crate::util::hex::binary_to_hex(&rec[4..20]);
     let stamp = u32::from_be_bytes([rec[20], rec[21], rec[22], rec[23]]);
     let date = unixdate2str(i64::from(stamp));
     format!("#{offset}: {} {guid} ({date})", type_name(rec[0]))

@@ -4,3 +4,4 @@
 
 pub mod file_dotlock;
 pub mod file_lock;
+pub mod hex;

@@ -367,7 +367,7 @@ fn usecs(rest: &[u8]) -> Option<u64> {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::hex::binary_to_hex(bytes)
 }
 
 type State = (MailFlags, Vec<String>, u64);

@@ -97,7 +97,7 @@ impl Uidlist {
         let mut out = format!("{VERSION} V{} N{}", self.uid_validity, self.next_uid);
         if let Some(guid) = &self.guid {
             out.push_str(" G");
-            guid.iter().for_each(|b| out.push_str(&format!("{b:02x}")));
+            out.push_str(&crate::util::hex::binary_to_hex(guid));
         }
         for field in &self.header_fields {
             out.push_str(&format!(" {field}"));
