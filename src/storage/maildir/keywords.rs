@@ -14,8 +14,11 @@ pub struct Keywords {
 impl Keywords {
     /// Read the file the way Dovecot does: lines that are not
     /// `INDEX NAME`, indexes past `z`, empty names and names already
-    /// seen are skipped, not fatal. A name that is not UTF-8 is skipped
-    /// too: IMAP keywords are atoms.
+    /// seen are skipped, not fatal; one `\r` before the `\n` is part of
+    /// the line end. Names that are not UTF-8 or hold control characters
+    /// are skipped too, where Dovecot keeps them: IMAP keywords are atoms,
+    /// so Dovecot never writes such a name, and a name ending in `\r`
+    /// would not survive being written back.
     pub fn parse(data: &[u8]) -> Keywords {
         let mut keywords = Keywords::default();
         for line in data.split(|&c| c == b'\n') {
@@ -54,8 +57,12 @@ impl Keywords {
     }
 
     /// The letter index for `name`, giving it the first free letter if
-    /// it has none; `None` when all 26 are taken.
+    /// it has none; `None` when all 26 are taken or `name` could not be
+    /// read back from the file (empty, or with control characters).
     pub fn add(&mut self, name: &str) -> Option<usize> {
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return None;
+        }
         if let Some(idx) = self.index_of(name) {
             return Some(idx);
         }
@@ -87,7 +94,8 @@ fn parse_line(line: &[u8]) -> Option<(usize, &str)> {
 
     let idx: usize = std::str::from_utf8(idx).ok()?.parse().ok()?;
     let name = std::str::from_utf8(name).ok()?;
-    (idx < MAX_KEYWORDS && !name.is_empty()).then_some((idx, name))
+    let usable = !name.is_empty() && !name.chars().any(char::is_control);
+    (idx < MAX_KEYWORDS && usable).then_some((idx, name))
 }
 
 #[cfg(test)]
@@ -106,7 +114,7 @@ mod tests {
 
     #[test]
     fn bad_lines_are_skipped_like_dovecot_skips_them() {
-        let kw = Keywords::parse(b"junk\n26 past-z\n3 \n0 a\n1 a\nx b\n4 d\n");
+        let kw = Keywords::parse(b"junk\n26 past-z\n3 \n0 a\n1 a\nx b\n4 d\r\n5 e\r\r\n");
         assert_eq!(kw.iter().collect::<Vec<_>>(), vec![(0, "a"), (4, "d")]);
     }
 
@@ -119,5 +127,6 @@ mod tests {
             assert_eq!(kw.add(&format!("k{i}")), Some(i));
         }
         assert_eq!(kw.add("one-too-many"), None);
+        assert_eq!(Keywords::default().add("cr\r"), None);
     }
 }
