@@ -14,12 +14,16 @@ use dovecot_rs::index::sync::{SyncFlags, SyncType};
 use dovecot_rs::index::transaction::{Modify, TransactionFlags};
 use dovecot_rs::util::file_lock::LockMethod;
 
+/// Thresholds small enough that the test's writes rotate the log by size
+/// alone: between min and max size Dovecot also wants the log to be older
+/// than `log_min_age_secs` (strictly, so at least a second old), which a
+/// fast run may never reach.
 fn small_optimization() -> OptimizationSettings {
     OptimizationSettings {
         rewrite_min_log_bytes: 512,
         rewrite_max_log_bytes: 1024,
-        log_min_size: 1024,
-        log_max_size: 2048,
+        log_min_size: 512,
+        log_max_size: 1024,
         log_min_age_secs: 0,
         ..OptimizationSettings::default()
     }
