@@ -16,11 +16,9 @@ use super::print::{Formatter, Printer};
 use crate::doveadm::date::unixdate2str;
 use crate::mail::imap_bodystructure::MessageStructure;
 use crate::mail::imap_envelope::Envelope;
-use crate::mail::message_header_parser::{
-    HeaderParser, HeaderParserFlags, header_value_without_nuls,
-};
 use crate::mail::message_size;
 use crate::mail::{message_date, message_snippet};
+use crate::storage::index_mail::raw_headers;
 use crate::storage::mail_user::MailLocation;
 use crate::storage::maildir::filename::MailFlags;
 use crate::storage::maildir::mailbox::{Mail, Mailbox, MailboxError};
@@ -236,7 +234,7 @@ fn flags_text(m: &Matched<'_>) -> String {
 /// The first `Date:` header as doveadm shows it; a missing or invalid
 /// date is the epoch.
 fn date_sent(message: &[u8], unixtime: bool) -> String {
-    let values = header_list(message, "Date");
+    let values = raw_headers(message, "Date");
     let date = values.first().and_then(|v| message_date::parse(v));
     let (t, tz) = date.map_or((0, 0), |d| (i64::from(d.index_time()), d.tz_offset));
     if unixtime {
@@ -247,29 +245,7 @@ fn date_sent(message: &[u8], unixtime: bool) -> String {
     format!("{} ({sign}{:02}{:02})", unixdate2str(t), tz / 60, tz % 60)
 }
 
-/// Every value of header `name` as `mail_get_headers()` gives it: folds
-/// kept (without CRs), leading whitespace skipped, NULs as U+FFFD.
-fn header_list(message: &[u8], name: &str) -> Vec<Vec<u8>> {
-    let flags = HeaderParserFlags::SKIP_INITIAL_LWSP | HeaderParserFlags::DROP_CR;
-    let mut parser = HeaderParser::new(message, 0, flags);
-    let mut values = Vec::new();
-    while let Some(line) = parser.next_line() {
-        if line.eoh {
-            break;
-        }
-        if line.name_is(name) && !line.continues {
-            // index_mail_get_raw_headers() skips every blank after the
-            // colon, also where the parser keeps one of an all-blank value.
-            let value = &line.full_value;
-            let start = value.iter().position(|&c| c != b' ' && c != b'\t');
-            let value = &value[start.unwrap_or(value.len())..];
-            values.push(header_value_without_nuls(value).into_owned());
-        }
-    }
-    values
-}
-
 /// `hdr.NAME`: the values joined by LF.
 fn header_values(message: &[u8], name: &str) -> Vec<u8> {
-    header_list(message, name).join(&b'\n')
+    raw_headers(message, name).join(&b'\n')
 }

@@ -7,6 +7,7 @@
 //! TODO(storage): userdb lookups, namespaces, writing mailboxes and the
 //! generic mailbox API are not built yet.
 
+pub mod index_mail;
 pub mod list;
 pub mod mail_user;
 pub mod maildir;
